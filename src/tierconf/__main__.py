@@ -1,0 +1,5 @@
+"""``python -m tierconf`` runs the CLI."""
+
+from tierconf.cli import main
+
+main()
