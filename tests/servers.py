@@ -703,7 +703,7 @@ class PostgresServer:
         if probe.returncode != 0:
             return False
         try:
-            import psycopg  # noqa: PLC0415 - optional: pg_isready alone is enough without it
+            import psycopg
         except ImportError:
             return True
         try:

@@ -51,7 +51,9 @@ def shown(value: Any, spec: SettingSpec) -> str:
         return f"(unset: resolved at render time from TIERCONF_SECRET_{spec.key}, --secrets-dir, ...)"
     if spec.secret and value is not None:
         return MASK
-    return render_scalar(value) if not isinstance(value, str) else value
+    from tierconf.rules import redact
+
+    return redact(render_scalar(value) if not isinstance(value, str) else value)
 
 
 def explain(resolved: ResolvedConfig, key_or_path: str) -> Explanation:

@@ -43,6 +43,7 @@ from tierconf.provenance import LayeredValue
 from tierconf.render import RenderedSet, RenderOptions, render
 from tierconf.render._manifests import ANNOTATION_CHECKSUM, SecretsMode
 from tierconf.render._values import canonical_json, get_path, render_flag, render_scalar
+from tierconf.rules import redact
 from tierconf.schema._flags import flag_key
 from tierconf.schema._registry import registry
 from tierconf.schema._secret_ref import MASK, SecretRef
@@ -215,7 +216,13 @@ def release_values(resolved: ResolvedConfig, rendered: RenderedSet) -> dict[str,
             entry["secret"] = True
             entry["fingerprint"] = stored
         else:
-            entry["value"] = render_scalar(get_path(resolved.config, spec.path))
+            text = render_scalar(get_path(resolved.config, spec.path))
+            if redact(text) != text:
+                # A credential pasted into a non-secret setting: store only its fingerprint.
+                entry["value"] = fingerprint(text)
+                entry["detected_secret"] = True
+            else:
+                entry["value"] = text
         out[spec.path] = entry
     for name, flag in sorted(resolved.config.flags.items()):
         path = f"flags.{name}"

@@ -11,16 +11,54 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tierconf.errors import Location, SchemaError, UsageError
 from tierconf.sources._layer import LayerKind, LayerRead, read_layer
-from tierconf.sources._yaml import YMap, YScalar, parse_yaml, read_text
+from tierconf.sources._yaml import YMap, YNode, YScalar, YSeq, parse_yaml, read_text
 from tierconf.tiers import EnvironmentTier
 
 PROJECT_FILE = "tierconf.yaml"
 TENANT_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
+WORKLOAD_REF = re.compile(r"^(Deployment|StatefulSet)/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+SILENCE_FIELDS = ("code", "tier", "tenant", "reason")
+
+
+class Silence(BaseModel):
+    """One reviewed exception to a validation rule, declared in ``tierconf.yaml``.
+
+    A silenced finding is still reported, as ``info`` with the reason appended. ``tier``
+    and ``tenant`` narrow the silence; left out, it applies to every tier or tenant.
+    ``line`` is where the entry starts in ``tierconf.yaml`` (set by the reader).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
+    tier: str | None = None
+    tenant: str | None = Field(default=None, pattern=TENANT_ID.pattern)
+    reason: str = Field(min_length=10, description="Why the finding is accepted (reviewed).")
+    line: int | None = Field(default=None, exclude=True)
+
+    @field_validator("tier")
+    @classmethod
+    def _known_tier(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return EnvironmentTier.parse(value).value
+        except UsageError as exc:
+            raise ValueError(exc.message) from exc
+
+    def matches(self, code: str, tier: EnvironmentTier, tenant: str | None) -> bool:
+        """Whether this entry silences ``code`` for ``tier`` and ``tenant``."""
+        return (
+            self.code == code
+            and (self.tier is None or self.tier == tier.value)
+            and (self.tenant is None or self.tenant == tenant)
+        )
 
 
 class ProjectSpec(BaseModel):
@@ -35,6 +73,13 @@ class ProjectSpec(BaseModel):
     )
     part_of: str = Field(default="", description="app.kubernetes.io/part-of label value.")
     description: str = ""
+    silence: tuple[Silence, ...] = Field(
+        default=(), description="Reviewed exceptions to validation rules (code, tier, tenant, reason)."
+    )
+    workloads: tuple[Annotated[str, Field(pattern=WORKLOAD_REF.pattern)], ...] = Field(
+        default=(),
+        description="Deployments/StatefulSets consuming the config (``Kind/name``), rolled on change.",
+    )
 
     def namespace_for(self, tier: EnvironmentTier, tenant: str | None = None) -> str:
         """The namespace objects of this tier (and tenant) go to."""
@@ -99,6 +144,56 @@ class ConfigTree:
         raise UsageError(f"unknown tenant {tenant!r} in {self.display_root}; known tenants: {known}")
 
 
+def _silence_entries(node: YNode, display: str) -> list[dict[str, object]]:
+    """Read ``silence:`` (a list of mappings of scalars) keeping each entry's line."""
+    if isinstance(node, YScalar) and node.is_null:
+        return []
+    if not isinstance(node, YSeq):
+        raise SchemaError(
+            "silence must be a list of {code, tier, tenant, reason} entries",
+            location=Location(display, node.line),
+            path="silence",
+        )
+    entries: list[dict[str, object]] = []
+    for index, item in enumerate(node.items):
+        where = f"silence[{index}]"
+        if not isinstance(item, YMap):
+            raise SchemaError(
+                f"{where} must be a mapping with code, reason and optionally tier, tenant",
+                location=Location(display, item.line),
+                path=where,
+            )
+        entry: dict[str, object] = {"line": item.line}
+        for key, value in item.pairs:
+            if key.text not in SILENCE_FIELDS:
+                raise SchemaError(
+                    f"{where}: unknown field {key.text!r} (expected one of: "
+                    f"{', '.join(SILENCE_FIELDS)})",
+                    location=Location(display, key.line),
+                    path=f"{where}.{key.text}",
+                )
+            if not isinstance(value, YScalar):
+                raise SchemaError(
+                    f"{where}.{key.text} must be a single value",
+                    location=Location(display, value.line),
+                    path=f"{where}.{key.text}",
+                )
+            entry[key.text] = None if value.is_null else value.text
+        entries.append(entry)
+    return entries
+
+
+def _scalar_list(node: YNode, display: str, name: str) -> list[str]:
+    """Read a list of scalars (``workloads: [Deployment/api, ...]``)."""
+    if isinstance(node, YScalar) and node.is_null:
+        return []
+    if not isinstance(node, YSeq) or not all(isinstance(i, YScalar) for i in node.items):
+        raise SchemaError(
+            f"{name} must be a list of single values", location=Location(display, node.line), path=name
+        )
+    return [item.text for item in node.items if isinstance(item, YScalar)]
+
+
 def _read_project(path: Path, display: str) -> ProjectSpec:
     if not path.exists():
         return ProjectSpec()
@@ -110,17 +205,30 @@ def _read_project(path: Path, display: str) -> ProjectSpec:
     lines = {key.text: key.line for key, _ in node.pairs}
     data: dict[str, object] = {}
     for key, value in node.pairs:
+        if key.text == "silence":
+            silences = _silence_entries(value, display)
+            data["silence"] = silences
+            for index, entry in enumerate(silences):
+                lines[f"silence.{index}"] = int(str(entry["line"]))
+            continue
+        if key.text == "workloads":
+            data["workloads"] = _scalar_list(value, display, "workloads")
+            continue
         if not isinstance(value, YScalar):
-            raise SchemaError(f"{key.text} must be a single value", location=Location(display, key.line))
+            raise SchemaError(
+                f"{key.text} must be a single value", location=Location(display, key.line)
+            )
         data[key.text] = value.text
     try:
         return ProjectSpec.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = str(error["loc"][0]) if error["loc"] else ""
+        loc = [str(part) for part in error["loc"]]
+        name = ".".join(loc)
+        line = lines.get(".".join(loc[:2])) or lines.get(loc[0] if loc else "", node.line)
         raise SchemaError(
             f"tierconf.yaml: {name}: {error['msg']}",
-            location=Location(display, lines.get(name, node.line)),
+            location=Location(display, line),
             path=name,
         ) from exc
 

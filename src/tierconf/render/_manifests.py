@@ -94,20 +94,38 @@ class RenderedObject:
         return dict(data)
 
     def masked(self) -> dict[str, Any]:
-        """The manifest with every secret value replaced by the mask."""
-        if not self.is_secret:
-            return _copy(self.manifest)
+        """The manifest with every secret value replaced by the mask.
+
+        ConfigMap values that the leak detector recognises as credentials are masked too:
+        nothing printed may carry a value detected as a secret (CONTRACT.md).
+        """
         copy = _copy(self.manifest)
-        copy["data"] = dict.fromkeys(copy.get("data") or {}, MASK)
+        if self.is_secret:
+            copy["data"] = dict.fromkeys(copy.get("data") or {}, MASK)
+        elif self.kind == "ConfigMap":
+            copy["data"] = {k: _redact(v) for k, v in (copy.get("data") or {}).items()}
         return copy
 
     def fingerprinted(self) -> dict[str, Any]:
-        """The manifest with secret values replaced by fingerprints (what the store keeps)."""
-        if not self.is_secret:
-            return _copy(self.manifest)
+        """The manifest with secret values (declared or detected) replaced by fingerprints.
+
+        This is what the revision store keeps and what checksums are computed over, so a
+        changed secret still changes the checksum without its value being stored.
+        """
         copy = _copy(self.manifest)
-        copy["data"] = {k: fingerprint(v) for k, v in self.values().items()}
+        if self.is_secret:
+            copy["data"] = {k: fingerprint(v) for k, v in self.values().items()}
+        elif self.kind == "ConfigMap":
+            copy["data"] = {
+                k: (fingerprint(v) if _redact(v) != v else v) for k, v in (copy.get("data") or {}).items()
+            }
         return copy
+
+
+def _redact(value: str) -> str:
+    from tierconf.rules import redact
+
+    return redact(value)
 
 
 def _copy(manifest: Mapping[str, Any]) -> dict[str, Any]:

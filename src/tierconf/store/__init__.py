@@ -9,6 +9,7 @@ and passes the same contract tests (``tests/store/test_contract.py``)::
 """
 
 from tierconf.secrets._fingerprint import fingerprint
+
 from ._memory import InMemoryRevisionStore
 from ._model import (
     GENESIS_HASH,

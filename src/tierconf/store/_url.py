@@ -22,11 +22,13 @@ def open_store(url: str, *, base_dir: Path | None = None) -> RevisionStore:
     Accepted forms, as in SQLAlchemy: ``sqlite:///rel/path.db`` (three slashes: relative
     to ``base_dir``, default the working directory), ``sqlite:////abs/path.db`` (four
     slashes: absolute), and ``memory://`` (a fresh in-memory store, for tests).
-    ``etcd://HOST:PORT`` is recognised but not available yet.
+    ``etcd://HOST:PORT[,HOST:PORT...]`` (``etcds://`` for TLS) is the etcd store of the
+    ``etcd`` extra (options in :class:`tierconf.etcd.EtcdConfig`).
 
     Raises:
-        StoreError: the URL is malformed, its scheme is unknown or not available yet, or
-            the store cannot be opened (see :class:`SqliteRevisionStore`).
+        StoreError: the URL is malformed, its scheme is unknown, or the store cannot be
+            opened (see :class:`SqliteRevisionStore`).
+        DependencyMissingError: etcd:// without the ``etcd`` extra.
         StoreVersionError: the store was written by a newer tierconf.
     """
     scheme, sep, rest = url.partition("://")
@@ -38,10 +40,10 @@ def open_store(url: str, *, base_dir: Path | None = None) -> RevisionStore:
         return InMemoryRevisionStore()
     if scheme == "sqlite":
         return SqliteRevisionStore(_sqlite_path(url, rest, base_dir))
-    if scheme == "etcd":
-        raise StoreError(
-            f"store URL {url!r}: the etcd store is not available yet; use {DEFAULT_STORE_URL}"
-        )
+    if scheme in ("etcd", "etcds"):
+        from tierconf.etcd._store import open_etcd_store  # extra `etcd`, imported when used
+
+        return open_etcd_store(url)
     raise StoreError(f"store URL {url!r} has an unknown scheme {scheme!r}; expected {_ACCEPTED}")
 
 
