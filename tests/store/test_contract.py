@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,9 +29,10 @@ from tierconf.store import (
     SqliteRevisionStore,
     append_with_retry,
     canonical_json,
+    open_store,
 )
 
-IMPLEMENTATIONS = ["memory", "sqlite"]
+IMPLEMENTATIONS = ["memory", "sqlite", pytest.param("etcd", marks=pytest.mark.servers)]
 
 RELEASE = AuditRequest(actor="alice", action="release", reason="weekly release")
 
@@ -41,6 +43,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RevisionSt
     opened: RevisionStore
     if request.param == "memory":
         opened = InMemoryRevisionStore()
+    elif request.param == "etcd":
+        # The session's real etcd; a fresh key prefix per test keeps tests apart.
+        server = request.getfixturevalue("etcd_server")
+        prefix = f"/tierconf-test-{uuid.uuid4().hex[:12]}"
+        opened = open_store(f"etcd://{server.host}:{server.client_port}?prefix={prefix}")
     else:
         opened = SqliteRevisionStore(tmp_path / ".tierconf" / "store.db")
     yield opened

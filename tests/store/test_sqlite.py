@@ -215,10 +215,13 @@ class TestOpenStore:
         """memory:// opens the in-memory twin."""
         assert isinstance(open_store("memory://"), InMemoryRevisionStore)
 
-    def test_etcd_not_available_yet(self) -> None:
-        """etcd:// is recognised but refused for now."""
-        with pytest.raises(StoreError, match="etcd store is not available yet"):
-            open_store("etcd://127.0.0.1:2379")
+    def test_etcd(self) -> None:
+        """etcd:// opens the etcd store (tests/etcd and the contract tests exercise it)."""
+        from tierconf.etcd import EtcdRevisionStore
+
+        store = open_store("etcd://127.0.0.1:2379")
+        assert isinstance(store, EtcdRevisionStore)
+        store.close()
 
     @pytest.mark.parametrize(
         "url", ["postgres://db/x", "store.db", "sqlite://host/x.db", "sqlite:///", "memory://x"]

@@ -1,0 +1,99 @@
+"""build_state: rendered KEY files read back into the same typed configuration (pure)."""
+
+from __future__ import annotations
+
+from operator import attrgetter
+
+import pytest
+
+import tierconf.runtime
+from tierconf.errors import InvalidConfigurationError
+from tierconf.runtime import BuildTarget, LiveSecrets, build_state, checksum_of
+from tierconf.schema import MASK, SecretRef, registry
+from tierconf.tiers import EnvironmentTier
+
+from .conftest import Files, with_values
+
+DEV = BuildTarget(EnvironmentTier.DEVELOPMENT)
+
+
+class TestRoundTrip:
+    """What `generate --format volume` writes, the runtime reads back identically."""
+
+    def test_every_setting_round_trips(self, dev_files: Files) -> None:
+        """Each non-secret setting equals the value the pipeline resolved."""
+        from support import resolve
+
+        expected = resolve(tier="development").config
+        state = build_state(dev_files, "/etc/config", DEV)
+        for spec in registry().settings:
+            if not spec.secret:
+                get = attrgetter(spec.path)
+                assert get(state.config) == get(expected), spec.key
+        assert state.config.flags == expected.flags
+
+    def test_secrets_become_file_references(self, dev_files: Files) -> None:
+        """Secret settings hold ${file:<origin>/<KEY>}; values sit in LiveSecrets."""
+        state = build_state(dev_files, "/etc/config", DEV)
+        assert state.config.database.postgres.password == SecretRef("file", "/etc/config/DB_PASSWORD")
+        assert state.secret("DB_PASSWORD") == dev_files["DB_PASSWORD"].decode()
+
+    def test_secret_values_keep_trailing_newlines(self, dev_files: Files) -> None:
+        """A Secret's bytes are its value; only plain settings drop an editor's newline."""
+        state = build_state(with_values(dev_files, JWT_SECRET_KEY="k" * 90 + "\n"), "m://", DEV)
+        assert state.secret("JWT_SECRET_KEY").endswith("\n")
+
+
+class TestChecksum:
+    """The checksum identifies content without exposing secrets."""
+
+    def test_stable_and_order_independent(self, dev_files: Files) -> None:
+        """Same content in any order, same checksum."""
+        reversed_files = dict(reversed(list(dev_files.items())))
+        assert checksum_of(dev_files, ["DB_PASSWORD"]) == checksum_of(reversed_files, ["DB_PASSWORD"])
+
+    def test_secret_change_changes_it(self, dev_files: Files) -> None:
+        """A rotated secret gives a new checksum (through its fingerprint)."""
+        rotated = with_values(dev_files, DB_PASSWORD="another-password-value")
+        assert checksum_of(dev_files, ["DB_PASSWORD"]) != checksum_of(rotated, ["DB_PASSWORD"])
+
+
+class TestProblems:
+    """Every problem of one update is reported at once, secrets never quoted."""
+
+    def test_type_and_bound_problems_together(self, dev_files: Files) -> None:
+        """A wrong type and an out-of-bounds value are both named."""
+        bad = with_values(dev_files, DB_PORT="five", RATE_LIMIT_REQUESTS="0")
+        with pytest.raises(InvalidConfigurationError) as caught:
+            build_state(bad, "/etc/config", DEV)
+        text = " ".join(str(p) for p in caught.value.problems)
+        assert "/etc/config/DB_PORT" in text and "RATE_LIMIT_REQUESTS" in text
+
+    def test_bad_choice_names_the_choices(self, dev_files: Files) -> None:
+        """An unknown LOG_LEVEL lists the accepted ones."""
+        with pytest.raises(InvalidConfigurationError, match="DEBUG, INFO"):
+            build_state(with_values(dev_files, LOG_LEVEL="LOUD"), "/etc/config", DEV)
+
+    def test_flag_field_of_wrong_type(self, dev_files: Files) -> None:
+        """A flag's JSON field of the wrong type is a problem naming the KEY."""
+        text = dev_files["FLAG_ANALYTICS"].decode().replace('"enabled":true', '"enabled":"yes"')
+        with pytest.raises(InvalidConfigurationError, match="FLAG_ANALYTICS: enabled"):
+            build_state(with_values(dev_files, FLAG_ANALYTICS=text), "/etc/config", DEV)
+
+    def test_not_utf8(self, dev_files: Files) -> None:
+        """Binary content is refused without being quoted."""
+        with pytest.raises(InvalidConfigurationError, match="not valid UTF-8"):
+            build_state({**dev_files, "DB_HOST": b"\xff\xfe"}, "/etc/config", DEV)
+
+
+class TestPublicNames:
+    """tierconf.runtime's __all__ is its contract."""
+
+    def test_all_resolves(self) -> None:
+        """Every exported name exists."""
+        for name in tierconf.runtime.__all__:
+            assert getattr(tierconf.runtime, name) is not None, name
+
+    def test_live_secrets_repr_is_masked(self) -> None:
+        """LiveSecrets shows KEYs and masks only."""
+        assert repr(LiveSecrets({"DB_PASSWORD": "hunter22"})) == f"LiveSecrets(DB_PASSWORD={MASK})"
