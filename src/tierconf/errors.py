@@ -14,7 +14,14 @@ stderr and the exit code it carries, never a traceback::
     │   ├── ConcurrentUpdateError  the head moved under us (compare-and-swap lost)
     │   └── StoreVersionError      the store was written by a newer tierconf
     ├── DeployError                a target refused or is unreachable
-    └── DependencyMissingError     an optional extra is not installed
+    │   └── ApplyConflictError     another field manager owns a field (targets)
+    ├── DependencyMissingError     an optional extra is not installed
+    ├── SourceUnavailableError     a runtime source (volume, etcd) cannot be read (runtime)
+    ├── LiveConfigClosedError      a LiveConfig was used after close() (runtime)
+    ├── ManifestError              an etcd release manifest is incomplete or corrupt (etcd)
+    └── ClientClosedError          a config-driven client was used after close() (integrations)
+
+Errors marked with a package live there, next to the code that raises them.
 
 Library errors are translated at the boundary (``raise SchemaError(...) from exc``).
 """

@@ -7,18 +7,19 @@ secret resolution, rendering, release, delivery) take its :class:`ResolvedConfig
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tierconf.errors import ConfigError, InvalidConfigurationError, SchemaError, UsageError
 from tierconf.findings import Finding
 from tierconf.layering import merge_layers, nest
 from tierconf.provenance import LayeredValue
-from tierconf.schema._registry import Registry, registry
+from tierconf.schema._registry import Registry, SettingSpec, registry
 from tierconf.schema._root import TierConfig
 from tierconf.schema._secret_ref import SecretRef
 from tierconf.sources._convert import ConversionError, convert_set_value
@@ -80,6 +81,8 @@ def parse_set(assignment: str, reg: Registry) -> tuple[str, Any]:
                 f"--set {name}: unknown flag field {parts[2]!r}; "
                 f"expected one of: {', '.join(reg.flag_fields)}"
             )
+        if spec_type.structured is not None:
+            return name, _structured_set_value(name, text, spec_type.structured)
         try:
             return name, convert_set_value(text, spec_type.type)
         except ConversionError as exc:
@@ -98,6 +101,26 @@ def parse_set(assignment: str, reg: Registry) -> tuple[str, Any]:
         raise UsageError(f"--set {name}: {exc}") from exc
 
 
+def _structured_set_value(name: str, text: str, model: type[BaseModel]) -> tuple[BaseModel, ...]:
+    """``--set flags.x.variants=[{"name": ..., ...}]``: a JSON list, each item checked by ``model``."""
+    try:
+        data = json.loads(text) if text.strip() else []
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--set {name}: expected a JSON list of mappings ({exc.msg})") from exc
+    if not isinstance(data, list):
+        raise UsageError(f"--set {name}: expected a JSON list of mappings, found {type(data).__name__}")
+    items: list[BaseModel] = []
+    for index, item in enumerate(data):
+        try:
+            items.append(model.model_validate(item))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            raise UsageError(f"--set {name}[{index}]{where}: {message}") from exc
+    return tuple(items)
+
+
 def _set_layer(sets: Sequence[str], reg: Registry) -> Layer:
     entries: dict[str, Entry] = {}
     for assignment in sets:
@@ -112,15 +135,28 @@ def _derived_layer(tier: EnvironmentTier) -> Layer:
     )
 
 
+_SECRET_SPECS: dict[int, tuple[Registry, tuple[SettingSpec, ...]]] = {}
+
+
+def _secret_specs(reg: Registry) -> tuple[SettingSpec, ...]:
+    """The secret settings (a handful out of hundreds), computed once per registry."""
+    cached = _SECRET_SPECS.get(id(reg))
+    if cached is None or cached[0] is not reg:
+        cached = (reg, tuple(spec for spec in reg.settings if spec.secret))
+        _SECRET_SPECS[id(reg)] = cached
+    return cached[1]
+
+
 def _secret_literals(
     values: Mapping[str, LayeredValue], tier: EnvironmentTier, reg: Registry
 ) -> tuple[list[ConfigError], list[Finding]]:
     problems: list[ConfigError] = []
     warnings: list[Finding] = []
-    for path, layered in values.items():
-        spec = reg.by_path.get(path)
-        value = layered.value
-        if spec is None or not spec.secret or not isinstance(value, SecretRef):
+    for spec in _secret_specs(reg):
+        path = spec.path
+        layered = values.get(path)
+        value = layered.value if layered is not None else None
+        if layered is None or not isinstance(value, SecretRef):
             continue
         if value.is_reference:
             continue
@@ -149,8 +185,14 @@ def _schema_problems(
         spec = reg.by_path.get(path)
         label = f"{path} ({spec.key})" if spec is not None else path
         shown = ""
-        if layered is not None and not (spec is not None and spec.secret):
-            shown = f" = {layered.value!r}"
+        is_flag_marker = path.startswith("flags.") and path.count(".") == 1
+        if layered is not None and not is_flag_marker and not (spec is not None and spec.secret):
+            from tierconf.rules import redact
+
+            text = repr(layered.value)
+            if len(text) > 120:
+                text = f"{text[:100]}... ({len(text)} characters)"
+            shown = f" = {redact(text)}"
         via = ""
         if layered is not None and layered.origin.location is None:
             via = f" (from {layered.origin.layer})"

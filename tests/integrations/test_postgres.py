@@ -177,11 +177,15 @@ class TestReplicaLag:
         with psycopg.connect(replica.dsn(DATABASE), autocommit=True) as standby:
             standby.execute("SELECT pg_wal_replay_pause()")
             try:
-                with router.transaction() as conn:
-                    conn.execute(insert(Item).values(tag="during-pause"))
-                wait_for(
-                    lambda: not router.replica_status().in_rotation, "the lagging replica to leave rotation"
-                )
+
+                def write_and_check() -> bool:
+                    # Keep the primary writing while replay is paused, so WAL keeps arriving
+                    # at the standby and the replay lag keeps growing, however slow the machine.
+                    with router.transaction() as conn:
+                        conn.execute(insert(Item).values(tag="during-pause"))
+                    return not router.replica_status().in_rotation
+
+                wait_for(write_and_check, "the lagging replica to leave rotation", timeout=90)
                 assert "lag" in router.replica_status().reason
                 assert router.read(server_port) == postgres_server.port
             finally:

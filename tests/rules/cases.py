@@ -652,6 +652,25 @@ CASES: tuple[Case, ...] = (
         tree_files={"environments/staging.yaml": "  analytics:\n    enabled: false\n"},
     ),
     Case(
+        "FLAG-VARIANT-WEIGHTS",
+        "flags:\n  analytics:\n    kind: string\n    default_variant: a\n"
+        "    variants: [{name: a, value: grid, weight: 30}, {name: b, value: list, weight: 30}]\n",
+        "flags.analytics.variants",
+        "variants",
+    ),
+    Case(
+        "FLAG-UNDECLARED",
+        "flags:\n  analytcs:\n    enabled: true\n",
+        "flags.analytcs",
+        "analytcs",
+    ),
+    Case(
+        "FLAG-CONSTRAINT-VALUE",
+        "flags:\n  analytics:\n    constraints: [{attribute: plan, operator: in, values: [platinum]}]\n",
+        "flags.analytics.constraints",
+        "constraints",
+    ),
+    Case(
         "FLAG-PROD-NOT-STAGING",
         "flags:\n  real_time:\n    rollout_percent: 80\n",
         "flags.real_time.rollout_percent",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -130,6 +129,7 @@ def command(
         from tierconf.cli._common import build_request, open_tree
         from tierconf.errors import UsageError
         from tierconf.secrets import SecretOptions
+        from tierconf.tenancy import validate_tenants
         from tierconf.tiers import ALL_TIERS
         from tierconf.tree import LayerReader
         from tierconf.validation import ValidationOptions, validate
@@ -149,11 +149,10 @@ def command(
         reports: list[ValidationReport] = []
         for tier in tiers:
             request = build_request(tier, tenant, values_files, sets)
-            tenants: list[str | None] = [tenant]
+            reports.append(validate(tree, request, reader=reader, options=options))
             if (all_tiers or all_tenants) and tenant is None:
-                tenants.extend(tree.tenants())
-            for each in tenants:
-                reports.append(validate(tree, replace(request, tenant=each), reader=reader, options=options))
+                # Shared layers parsed and validated once, tenants spread over both cores.
+                reports.extend(validate_tenants(tree, request, options=options, reader=reader))
         if fmt == "json":
             _print_json(reports, all_tiers, environment, tenant)
         elif fmt == "sarif":

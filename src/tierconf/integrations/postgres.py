@@ -79,7 +79,10 @@ _APPLICATION_NAME_MAX = 63
 LAG_SQL = (
     "SELECT pg_is_in_recovery(), "
     "CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0 "
-    "ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END"
+    # No transaction replayed since the standby started, yet WAL is waiting: the lag is at
+    # least that long, so the uptime is a safe (conservative) stand-in.
+    "ELSE EXTRACT(EPOCH FROM now() - "
+    "COALESCE(pg_last_xact_replay_timestamp(), pg_postmaster_start_time())) END"
 )
 
 

@@ -14,7 +14,8 @@ def write_file_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     secret is never readable by others even for a moment.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_orphans(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
@@ -25,3 +26,20 @@ def write_file_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _remove_orphans(path: Path) -> None:
+    """Delete temp files of ``path`` left by writers that were killed (their pid is gone)."""
+    for candidate in path.parent.glob(f".{path.name}.*.tmp"):
+        pid_text = candidate.name[len(path.name) + 2 :].split(".", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            candidate.unlink(missing_ok=True)
+        except PermissionError:
+            continue

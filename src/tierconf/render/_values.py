@@ -50,4 +50,9 @@ def parse_rendered(text: str, leaf: LeafType) -> Any:
 
     if leaf.optional and text == "":
         return None
+    if leaf.kind == "str":
+        # ConfigMap text is already typed as text: "null" or "~" is that string, not null.
+        if leaf.sequence:
+            return tuple(part.strip() for part in text.split(",")) if text else ()
+        return text
     return convert_set_value(text, leaf)

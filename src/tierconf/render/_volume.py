@@ -37,7 +37,6 @@ def write_volume(directory: Path, files: Mapping[str, tuple[bytes, int]]) -> Pat
     """
     directory.mkdir(parents=True, exist_ok=True)
     data_link = directory / DATA_LINK
-    old_target = os.readlink(data_link) if data_link.is_symlink() else None
     new_dir = directory / _timestamp_dir_name()
     suffix = 0
     while new_dir.exists():
@@ -68,6 +67,10 @@ def write_volume(directory: Path, files: Mapping[str, tuple[bytes, int]]) -> Pat
             continue
         if entry.is_symlink() and name not in files:
             entry.unlink()
-    if old_target is not None and old_target != new_dir.name:
-        shutil.rmtree(directory / old_target, ignore_errors=True)
+    # Remove every data dir but the live one: the previous one, and those a killed writer
+    # left behind before it could swap (kubelet's writer cleans up the same way).
+    for entry in directory.iterdir():
+        name = entry.name
+        if name.startswith("..") and name not in (DATA_LINK, new_dir.name) and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
     return new_dir

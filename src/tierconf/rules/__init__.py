@@ -27,6 +27,7 @@ from tierconf.rules._engine import (
     hits_to_findings,
     shown,
 )
+from tierconf.rules._flag_variants import FLAG_VARIANTS
 from tierconf.rules._flags import FLAGS
 from tierconf.rules._leaks import LEAKS
 from tierconf.rules._live import LIVE
@@ -43,6 +44,7 @@ RULES: tuple[Rule, ...] = (
     *LEAKS.rules,
     *CAPACITY.rules,
     *FLAGS.rules,
+    *FLAG_VARIANTS.rules,
     *LIVE.rules,
 )
 RULES_BY_CODE: Mapping[str, Rule] = {rule.code: rule for rule in RULES}

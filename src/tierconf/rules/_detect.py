@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import math
 import re
@@ -385,8 +386,9 @@ def find_secrets(value: str, key: str | None = None) -> list[SecretMatch]:
     return sorted(scan.matches, key=lambda m: m.start)
 
 
+@functools.lru_cache(maxsize=65_536)
 def redact(text: str) -> str:
-    """``text`` with every detected credential replaced by the mask."""
+    """``text`` with every detected credential replaced by the mask (memoised per text)."""
     matches = find_secrets(text)
     for match in sorted(matches, key=lambda m: m.start, reverse=True):
         text = text[: match.start] + MASK + text[match.end :]

@@ -92,7 +92,15 @@ def layer_json_schema(reg: Registry | None = None) -> dict[str, Any]:
         node["properties"][parts[-1]] = schema
     flag = _object()
     for name, field in reg.flag_fields.items():
-        flag["properties"][name] = {**leaf_schema(field.type, field.bounds), "description": field.description}
+        if field.structured is not None:
+            # variants / constraints: lists of mappings, described by their pydantic model.
+            item = field.structured.model_json_schema(ref_template="#/$defs/{model}")
+            definitions = item.pop("$defs", {})
+            root.setdefault("$defs", {}).update(definitions)
+            field_schema: dict[str, Any] = {"type": "array", "items": item}
+        else:
+            field_schema = leaf_schema(field.type, field.bounds)
+        flag["properties"][name] = {**field_schema, "description": field.description}
     root["properties"]["flags"] = {
         "type": "object",
         "description": "Feature flags, one mapping per flag.",

@@ -7,18 +7,19 @@ the seed's validator) asks the registry instead of walking models again.
 
 from __future__ import annotations
 
+import builtins
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from tierconf.schema._fields import SettingMeta
-from tierconf.schema._flags import FlagDefinition
+from tierconf.schema._flags import STRUCTURED_FLAG_FIELDS, FlagDefinition
 from tierconf.schema._secret_ref import SecretRef
 
 ScalarKind = Literal["bool", "int", "float", "str", "choice", "secret"]
@@ -77,16 +78,14 @@ class SettingSpec:
     type: LeafType
     default: Any
     bounds: Bounds
+    key: str = field(init=False, repr=False, compare=False)
+    """The flat ConfigMap KEY (``meta.key``, copied: it is read for every setting of every render)."""
+    secret: bool = field(init=False, repr=False, compare=False)
+    """Whether the setting is a credential (``meta.secret``, copied like ``key``)."""
 
-    @property
-    def key(self) -> str:
-        """The flat ConfigMap KEY."""
-        return self.meta.key
-
-    @property
-    def secret(self) -> bool:
-        """Whether the setting is a credential."""
-        return self.meta.secret
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", self.meta.key)
+        object.__setattr__(self, "secret", self.meta.secret)
 
 
 class SchemaDefinitionError(Exception):
@@ -162,12 +161,30 @@ def _walk(model: type[BaseModel], prefix: str, domain: str) -> list[SettingSpec]
 
 @dataclass(frozen=True, slots=True)
 class FlagFieldSpec:
-    """One field of a flag definition (flags are a map of name -> definition)."""
+    """One field of a flag definition (flags are a map of name -> definition).
+
+    ``structured`` is set for fields holding a list of mappings (``variants``,
+    ``constraints``): the loader reads them as plain data and validates each item with
+    that pydantic model. Their ``type`` is then only a stand-in (a list of strings) for
+    code that knows leaves alone.
+    """
 
     name: str
     type: LeafType
     description: str
     bounds: Bounds
+    structured: builtins.type[BaseModel] | None = None
+
+
+def _flag_field(name: str, info: FieldInfo) -> FlagFieldSpec:
+    structured = STRUCTURED_FLAG_FIELDS.get(name)
+    return FlagFieldSpec(
+        name=name,
+        type=LeafType("str", sequence=True) if structured is not None else leaf_type(info.annotation),
+        description=info.description or "",
+        bounds=Bounds() if structured is not None else _bounds(info),
+        structured=structured,
+    )
 
 
 @dataclass(frozen=True)
@@ -179,6 +196,11 @@ class Registry:
     by_key: Mapping[str, SettingSpec]
     groups: frozenset[str]
     flag_fields: Mapping[str, FlagFieldSpec]
+
+    @cached_property
+    def merge_paths(self) -> frozenset[str]:
+        """Paths whose list values a higher layer unions with (``merge="merge"``) instead of replacing."""
+        return frozenset(s.path for s in self.settings if s.meta.merge == "merge")
 
     def lookup(self, key_or_path: str) -> SettingSpec | None:
         """Find a setting by flat KEY (``DB_POOL_SIZE``) or dotted path."""
@@ -212,15 +234,7 @@ def registry() -> Registry:
         parts = spec.path.split(".")
         for i in range(1, len(parts)):
             groups.add(".".join(parts[:i]))
-    flag_fields = {
-        name: FlagFieldSpec(
-            name=name,
-            type=leaf_type(info.annotation),
-            description=info.description or "",
-            bounds=_bounds(info),
-        )
-        for name, info in FlagDefinition.model_fields.items()
-    }
+    flag_fields = {name: _flag_field(name, info) for name, info in FlagDefinition.model_fields.items()}
     return Registry(
         settings=tuple(settings),
         by_path={s.path: s for s in settings},

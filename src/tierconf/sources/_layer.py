@@ -9,10 +9,14 @@ settings. Problems are collected (not raised one by one) so a user sees all of t
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
 
 from tierconf.errors import (
     ConfigError,
@@ -21,10 +25,11 @@ from tierconf.errors import (
     TenantGuardrailError,
     YamlSyntaxError,
 )
+from tierconf.provenance import LayeredValue, Origin
 from tierconf.schema._flags import FLAG_NAME
-from tierconf.schema._registry import LeafType, Registry, registry
+from tierconf.schema._registry import LeafType, Registry, ScalarKind, registry
 from tierconf.schema._root import DOMAINS
-from tierconf.sources._convert import ConversionError, convert_scalar
+from tierconf.sources._convert import ConversionError, convert_scalar, convert_set_value
 from tierconf.sources._yaml import YMap, YNode, YScalar, YSeq, parse_yaml, read_text
 
 LayerKind = Literal["base", "environment", "tenant", "values", "set", "derived"]
@@ -32,6 +37,40 @@ PLANS = ("free", "pro", "enterprise")
 
 #: Nodes visited per file before we call it an alias bomb. Real layer files have < 2,000.
 MAX_NODES = 50_000
+#: Fields of structured flag items whose scalars are read as written (never as numbers).
+_TEXT_FIELDS = {
+    "FlagVariant": frozenset({"name"}),
+    "FlagConstraint": frozenset({"attribute", "values"}),
+}
+_LEADING_ZERO = re.compile(r"^[-+]?0[0-9]+$")
+_YAML11_WORDS = frozenset({"yes", "no", "on", "off", "y", "n"})
+
+
+def json_scalar(node: YScalar) -> Any:
+    """A scalar typed as JSON reads it: quoted text stays text; plain ``null``, ``true``,
+    ``false``, integers and numbers are typed; anything else is text.
+
+    Raises:
+        ConversionError: ambiguous YAML 1.1 spellings (``yes``, ``on``, ``010``).
+    """
+    text = node.text
+    if not node.plain:
+        return text
+    if node.is_null:
+        return None
+    if text in ("true", "True", "TRUE", "false", "False", "FALSE"):
+        return convert_set_value(text, LeafType("bool"))
+    if _LEADING_ZERO.match(text):
+        raise ConversionError(f"{text!r} has a leading zero (YAML 1.1 octal); quote it or drop the zero")
+    if text.lower() in _YAML11_WORDS:
+        raise ConversionError(f"ambiguous YAML 1.1 boolean {text!r}; write true or false, or quote it")
+    kinds: tuple[ScalarKind, ...] = ("int", "float")
+    for kind in kinds:
+        try:
+            return convert_set_value(text, LeafType(kind))
+        except ConversionError:
+            continue
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +91,18 @@ class Layer:
     entries: Mapping[str, Entry] = field(default_factory=dict)
     plan: str | None = None
     plan_line: int | None = None
+
+    @cached_property
+    def layered(self) -> Mapping[str, LayeredValue]:
+        """Each entry as a one-layer :class:`LayeredValue`, built on first use and kept.
+
+        A layer is immutable once built, so a layer shared by many merges (a base or tier
+        file merged under thousands of tenants) pays for its provenance objects once.
+        """
+        return {
+            path: LayeredValue(path, (Origin(self.name, self.kind, self.file, entry.line, entry.value),))
+            for path, entry in self.entries.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -256,10 +307,101 @@ class _Walker:
                 if spec is None:
                     self.unknown(key.text, f"flags.{name}", sorted(fields), key.line)
                     continue
+                if spec.structured is not None:
+                    self.structured_flag_field(path, value, spec.structured)
+                    continue
                 try:
                     self.entries[path] = Entry(self.convert(value, spec.type), value.line)
                 except ConversionError as exc:
                     self.problem(SchemaError(f"{path}: {exc}", location=self.loc(value.line), path=path))
+
+    def structured_flag_field(self, path: str, node: YNode, model: type[BaseModel]) -> None:
+        """Read a list of mappings (``variants``, ``constraints``), each checked by ``model``.
+
+        Every problem names the item and field (``flags.x.variants[1].weight``) at the
+        line of the offending value; the field is set only when every item is valid.
+        """
+        if isinstance(node, YScalar) and node.is_null:
+            self.entries[path] = Entry((), node.line)
+            return
+        if not isinstance(node, YSeq):
+            self.problem(
+                SchemaError(
+                    f"{path} must be a list of mappings ({', '.join(model.model_fields)})",
+                    location=self.loc(node.line),
+                    path=path,
+                )
+            )
+            return
+        items: list[BaseModel] = []
+        failed = False
+        for index, item in enumerate(node.items):
+            self.count(item.line)
+            where = f"{path}[{index}]"
+            if not isinstance(item, YMap):
+                self.problem(
+                    SchemaError(
+                        f"{where} must be a mapping ({', '.join(model.model_fields)})",
+                        location=self.loc(item.line),
+                        path=path,
+                    )
+                )
+                failed = True
+                continue
+            lines: dict[tuple[str | int, ...], int] = {(): item.line}
+            try:
+                data = self.plain_mapping(item, (), lines, _TEXT_FIELDS.get(model.__name__, frozenset()))
+            except ConversionError as exc:
+                self.problem(SchemaError(f"{where}: {exc}", location=self.loc(item.line), path=path))
+                failed = True
+                continue
+            try:
+                items.append(model.model_validate(data))
+            except ValidationError as exc:
+                failed = True
+                for error in exc.errors():
+                    loc = tuple(error["loc"])
+                    line = next(lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines)
+                    field_path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+                    message = str(error["msg"]).removeprefix("Value error, ")
+                    self.problem(
+                        SchemaError(f"{where}{field_path}: {message}", location=self.loc(line), path=path)
+                    )
+        if not failed:
+            self.entries[path] = Entry(tuple(items), node.line)
+
+    def plain_mapping(
+        self,
+        node: YMap,
+        loc: tuple[str | int, ...],
+        lines: dict[tuple[str | int, ...], int],
+        text_fields: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
+        """A YAML mapping as plain data (JSON-like), recording the line of every value."""
+        data: dict[str, Any] = {}
+        for key, value in node.pairs:
+            self.count(key.line)
+            here = (*loc, key.text)
+            lines[here] = value.line
+            data[key.text] = self.plain_data(value, here, lines, as_text=key.text in text_fields)
+        return data
+
+    def plain_data(
+        self, node: YNode, loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int], as_text: bool
+    ) -> Any:
+        """A YAML node as plain data: scalars typed as JSON would (or kept as text)."""
+        if isinstance(node, YMap):
+            return self.plain_mapping(node, loc, lines)
+        if isinstance(node, YSeq):
+            items = []
+            for index, item in enumerate(node.items):
+                self.count(item.line)
+                lines[(*loc, index)] = item.line
+                items.append(self.plain_data(item, (*loc, index), lines, as_text))
+            return items
+        if as_text:
+            return node.text
+        return json_scalar(node)
 
 
 def read_layer(path: Path, display: str, kind: LayerKind, name: str | None = None) -> LayerRead:
