@@ -24,6 +24,8 @@ from fastapi import Body, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, generate_latest
 
+from tierconf.integrations.health import health_report
+from tierconf.integrations.redis import RedisClients
 from tierconf.runtime import LiveConfig
 
 REQUESTS = Counter("service_requests", "API requests by route and status.", ("route", "status"))
@@ -32,8 +34,13 @@ Handler = Callable[[Request, Principal], Awaitable[Response]]
 
 
 def create_app(live: LiveConfig, redis_url: str | None) -> FastAPI:
-    """Build the application around a running LiveConfig (closed at shutdown)."""
-    limiter = RateLimiter(redis_url, prefix="spotify-ai-agent")
+    """Build the application around a running LiveConfig (closed at shutdown).
+
+    Without ``redis_url`` the rate limiter uses tierconf's config-driven Redis client
+    (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD... from the volume), rebuilt live on change.
+    """
+    clients = None if redis_url else RedisClients(live, client_name="spotify-ai-agent-service").start()
+    limiter = RateLimiter(redis_url, prefix="spotify-ai-agent", clients=clients)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +70,12 @@ def add_probes(app: FastAPI, live: LiveConfig) -> None:
         return JSONResponse(
             {"ready": health.ready, "revision": health.revision}, status_code=200 if health.ready else 503
         )
+
+    @app.get("/dependencies")
+    def dependencies() -> JSONResponse:
+        """Every dependency the configuration names, probed concurrently with bounded timeouts."""
+        report = health_report(live.snapshot(), live.secret)
+        return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

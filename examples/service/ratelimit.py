@@ -8,6 +8,7 @@ check-and-add one atomic step on the Redis server, whose clock all replicas shar
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import redis.asyncio as redis_async
 from redis.exceptions import RedisError
 
+from tierconf.integrations.redis import RedisClients
 from tierconf.schema import TierConfig
 
 logger = logging.getLogger("service.ratelimit")
@@ -75,11 +77,20 @@ def limit_for(snapshot: TierConfig, plan: str) -> tuple[int, int]:
 class RateLimiter:
     """Checks one request against the limit in the snapshot it is given."""
 
-    def __init__(self, redis_url: str | None, prefix: str) -> None:
+    def __init__(self, redis_url: str | None, prefix: str, clients: RedisClients | None = None) -> None:
+        """Use ``redis_url`` if given, else the config-driven ``clients`` (rebuilt live when
+        ``database.redis`` changes), else memory only."""
         self.prefix = prefix
         self._redis = redis_async.from_url(redis_url) if redis_url else None
         self._script = self._redis.register_script(SLIDING_WINDOW) if self._redis is not None else None
+        self._clients = clients if self._redis is None else None
         self._memory: dict[str, deque[float]] = {}
+
+    def _run_with_clients(self, key: str, args: list[object]) -> list[int]:
+        assert self._clients is not None
+        with self._clients.cache() as client:
+            result = client.eval(SLIDING_WINDOW, 1, key, *args)
+        return [int(part) for part in result]
 
     async def check(self, snapshot: TierConfig, tenant: str, user: str, plan: str) -> Decision:
         """Count this request for (tenant, user) and decide."""
@@ -88,11 +99,14 @@ class RateLimiter:
         if not settings.enabled:
             return Decision(True, limit, limit, 0, window)
         key = f"{self.prefix}:ratelimit:{tenant}:{user}"
-        if settings.storage == "redis" and self._script is not None:
+        if settings.storage == "redis" and (self._script is not None or self._clients is not None):
+            args: list[object] = [window * 1000, limit, f"{time.time_ns()}-{secrets.token_hex(4)}"]
             try:
-                allowed, remaining, retry_ms = await self._script(
-                    keys=[key], args=[window * 1000, limit, f"{time.time_ns()}-{secrets.token_hex(4)}"]
-                )
+                if self._script is not None:
+                    allowed, remaining, retry_ms = await self._script(keys=[key], args=args)
+                else:
+                    # The config-driven client is synchronous: keep the event loop free.
+                    allowed, remaining, retry_ms = await asyncio.to_thread(self._run_with_clients, key, args)
             except RedisError as exc:
                 # Fail open: an unreachable Redis must not take the API down with it.
                 logger.warning("rate limiter: Redis unavailable (%s); request allowed", type(exc).__name__)
@@ -112,14 +126,23 @@ class RateLimiter:
 
     async def ping(self) -> bool:
         """Whether Redis answers (True when no Redis is configured)."""
-        if self._redis is None:
-            return True
         try:
-            return bool(await self._redis.ping())
+            if self._redis is not None:
+                return bool(await self._redis.ping())
+            if self._clients is not None:
+                return await asyncio.to_thread(self._ping_clients)
         except RedisError:
             return False
+        return True
+
+    def _ping_clients(self) -> bool:
+        assert self._clients is not None
+        with self._clients.cache() as client:
+            return bool(client.ping())
 
     async def close(self) -> None:
         """Close the Redis connection pool."""
         if self._redis is not None:
             await self._redis.aclose()
+        if self._clients is not None:
+            self._clients.close()

@@ -56,6 +56,8 @@ class Service:
     workdir: Path
     process: subprocess.Popen[bytes]
     log: Path
+    base_sets: tuple[str, ...] = ()
+    base_env: tuple[tuple[str, str], ...] = ()
 
     def health(self) -> dict[str, object]:
         """/healthz as a dict."""
@@ -66,9 +68,9 @@ class Service:
         """`tierconf generate -e dev --format volume -o VOLUME --set ...` and wait until applied."""
         before = self.health()["revision"]
         args = ["generate", "-e", "dev", "--format", "volume", "-o", str(self.volume)]
-        for assignment in sets:
+        for assignment in (*self.base_sets, *sets):
             args += ["--set", assignment]
-        result = run_cli(*args, cwd=self.workdir, env=env)
+        result = run_cli(*args, cwd=self.workdir, env={**dict(self.base_env), **(env or {})})
         assert result.returncode == 0, result.stderr
         wait_until(lambda: self.health()["revision"] != before, "the new revision to be applied")
 
@@ -98,9 +100,23 @@ class Service:
 
 
 @pytest.fixture
-def service(tmp_path: Path, redis_server: RedisServer) -> Iterator[Service]:
-    """The service on a free port, with RATE_LIMIT_REQUESTS=3 to start with."""
+def service(tmp_path: Path, redis_factory: Callable[..., RedisServer]) -> Iterator[Service]:
+    """The service on a free port, with RATE_LIMIT_REQUESTS=3 to start with.
+
+    Redis is reached through tierconf's config-driven client: host, port and password come
+    from the volume (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD), not from a command-line URL.
+    """
+    redis_password = "service-e2e-" + "r3d1s" * 6
+    redis_server = redis_factory(requirepass=redis_password)
     volume = tmp_path / "volume"
+    base_sets = (
+        f"REDIS_HOST={redis_server.host}",
+        f"REDIS_PORT={redis_server.port}",
+        "REDIS_TLS=false",
+        "RATE_LIMIT_STORAGE=redis",
+    )
+    base_env = (("TIERCONF_SECRET_REDIS_PASSWORD", redis_password),)
+    set_args = [part for assignment in base_sets for part in ("--set", assignment)]
     result = run_cli(
         "generate",
         "-e",
@@ -111,7 +127,9 @@ def service(tmp_path: Path, redis_server: RedisServer) -> Iterator[Service]:
         str(volume),
         "--set",
         "RATE_LIMIT_REQUESTS=3",
+        *set_args,
         cwd=tmp_path,
+        env=dict(base_env),
     )
     assert result.returncode == 0, result.stderr
     port = free_port()
@@ -125,8 +143,6 @@ def service(tmp_path: Path, redis_server: RedisServer) -> Iterator[Service]:
                 "examples.service",
                 "--volume",
                 str(volume),
-                "--redis",
-                redis_server.url,
                 "--port",
                 str(port),
                 "--poll-interval",
@@ -138,7 +154,7 @@ def service(tmp_path: Path, redis_server: RedisServer) -> Iterator[Service]:
             stderr=subprocess.STDOUT,
         )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    running = Service(client, volume, tmp_path, process, log)
+    running = Service(client, volume, tmp_path, process, log, base_sets, base_env)
     try:
         wait_until(
             lambda: process.poll() is not None or client.get("/readyz").status_code == 200, "readiness"
@@ -162,6 +178,15 @@ def unique(name: str) -> str:
 
 class TestReferenceService:
     """The rate limit, the JWT key and a flag change while the service keeps running."""
+
+    def test_dependencies_are_probed_with_the_config_driven_clients(self, service: Service) -> None:
+        """/dependencies reports the Redis the volume configures as up (with its password)."""
+        response = service.client.get("/dependencies", timeout=60)
+        report = response.json()
+        redis_checks = [check for name, check in report["checks"].items() if name.startswith("redis")]
+        assert redis_checks, report
+        assert all(check["status"] == "up" for check in redis_checks), report
+        assert "r3d1s" not in response.text
 
     def test_rate_limit_changes_live_and_invalid_values_are_rejected(self, service: Service) -> None:
         """3 per window, then 5 after the swap; a rejected 0 leaves 5 in force; same process."""
