@@ -21,7 +21,7 @@ from tierconf.render._files import write_file_atomic
 from tierconf.render._manifests import CONFIGMAP_SUFFIX, RenderedSet
 from tierconf.render._values import parse_rendered, render_scalar
 from tierconf.schema._registry import SettingSpec, registry
-from tierconf.secrets import SecretOptions, resolve_secrets
+from tierconf.secrets import SecretOptions, placeholder_secrets, resolve_secrets
 from tierconf.sources._convert import ConversionError
 from tierconf.sources._layer import Entry, Layer
 from tierconf.tiers import EnvironmentTier
@@ -60,6 +60,7 @@ class ConfigMapManager:
         self._secrets_dir = Path(secrets_dir) if secrets_dir is not None else None
         self._options = RenderOptions(namespace=self.namespace, immutable=immutable)
         self._resolved: ResolvedConfig | None = None
+        self._masked: RenderedSet | None = None
 
     @property
     def resolved(self) -> ResolvedConfig:
@@ -68,17 +69,14 @@ class ConfigMapManager:
             self._resolved = resolve_config(self.tree, ConfigRequest(self.environment, self.tenant))
         return self._resolved
 
-    def _render(self, *, with_secrets: bool) -> RenderedSet:
-        from tierconf.generate import GenerateOptions, secrets_for
-
-        if with_secrets:
-            secrets = resolve_secrets(self.resolved, SecretOptions(secrets_dir=self._secrets_dir))
-        else:
-            secrets = secrets_for(self.resolved, GenerateOptions(output=None))
-        return render(self.resolved, secrets, self._options)
+    def _masked_render(self) -> RenderedSet:
+        """Everything rendered with masked secret stand-ins, computed once per manager."""
+        if self._masked is None:
+            self._masked = render(self.resolved, placeholder_secrets(), self._options)
+        return self._masked
 
     def _configmap(self, domain: str) -> Manifest:
-        for obj in self._render(with_secrets=False).objects:
+        for obj in self._masked_render().objects:
             if obj.kind == "ConfigMap" and obj.domain == domain:
                 return obj.masked()
         raise UsageError(f"no ConfigMap for domain {domain!r}")  # pragma: no cover - all domains render
@@ -109,7 +107,8 @@ class ConfigMapManager:
 
     def generate_all_configs(self) -> list[Manifest]:
         """Every ConfigMap and Secret; Secrets carry their resolved values (base64)."""
-        return [dict(obj.manifest) for obj in self._render(with_secrets=True).objects]
+        secrets = resolve_secrets(self.resolved, SecretOptions(secrets_dir=self._secrets_dir))
+        return [dict(obj.manifest) for obj in render(self.resolved, secrets, self._options).objects]
 
     def export_to_yaml(self, configs: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
         """Write ``configs`` as multi-document YAML, atomically; 0600 if a Secret is included."""

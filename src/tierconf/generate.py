@@ -27,7 +27,6 @@ from tierconf.render import (
     write_rendered,
 )
 from tierconf.render._manifests import SecretsMode
-from tierconf.schema._registry import registry
 from tierconf.secrets import SecretOptions, placeholder_secrets, resolve_secrets
 from tierconf.secrets._resolve import DEFAULT_STATE_DIR, SecretValues
 from tierconf.tenancy import (
@@ -81,7 +80,7 @@ class GenerateResult:
 def secrets_for(resolved: ResolvedConfig, options: GenerateOptions) -> SecretValues:
     """Resolve secret values, or masked stand-ins with ``--secrets external`` / stdout output."""
     if options.secrets_mode == "external" or options.output is None:
-        return placeholder_secrets(s.key for s in registry().settings if s.secret)
+        return placeholder_secrets()
     return resolve_secrets(
         resolved, SecretOptions(secrets_dir=options.secrets_dir, state_dir=options.state_dir)
     )

@@ -310,7 +310,7 @@ def _release(
     if errors and options.force_reason is None:
         raise _refused(errors, resolved)
     if options.secrets_mode == "external":
-        secrets = placeholder_secrets(s.key for s in registry().settings if s.secret)
+        secrets = placeholder_secrets()
     else:
         secrets = resolve_secrets(
             resolved, SecretOptions(secrets_dir=options.secrets_dir, state_dir=options.state_dir)

@@ -147,9 +147,14 @@ def resolve_secrets(resolved: ResolvedConfig, options: SecretOptions | None = No
     return SecretValues(found, tuple(warnings))
 
 
-def placeholder_secrets(keys: Iterable[str]) -> SecretValues:
-    """Masked stand-ins, for rendering without values (``--secrets external``, dry runs)."""
+def placeholder_secrets(keys: Iterable[str] | None = None) -> SecretValues:
+    """Masked stand-ins, for rendering without values (``--secrets external``, dry runs).
+
+    ``keys`` defaults to every secret setting of the schema.
+    """
     reg = registry()
+    if keys is None:
+        keys = (spec.key for spec in reg.settings if spec.secret)
     return SecretValues(
         {key: ResolvedSecret(key, reg.by_key[key].path, MASK, "not resolved") for key in keys}
     )

@@ -25,7 +25,6 @@ from tierconf.pipeline import ConfigRequest, resolve_config
 from tierconf.release import ReleaseOptions, detect_author, ensure_released, record_deploy
 from tierconf.render import RenderedSet, RenderOptions, render
 from tierconf.render._manifests import SecretsMode
-from tierconf.schema._registry import registry
 from tierconf.secrets import SecretOptions, placeholder_secrets, resolve_secrets
 from tierconf.store import AuditEntry, Revision, RevisionStore
 from tierconf.tree import ConfigTree, LayerReader
@@ -119,7 +118,7 @@ def _render(
         findings = tuple(f for f in report.findings if f.severity == "warning")
     resolved = resolve_config(tree, request, reader)
     if mode == "external":
-        secrets = placeholder_secrets(s.key for s in registry().settings if s.secret)
+        secrets = placeholder_secrets()
     else:
         secrets = resolve_secrets(resolved, SecretOptions(secrets_dir=secrets_dir))
     warnings = [*findings, *resolved.warnings]
