@@ -180,6 +180,27 @@ class TestPlan:
         client.close()
         target.close()
 
+    def test_a_stale_view_is_caught_by_the_compares(self, etcd_server, prefix: str, scope: Scope) -> None:
+        """A target publishes from the state it last wrote; when another publisher or a
+        hand-written KEY got in since, the transaction's compares fail and it re-reads, so
+        the other writer's change is neither kept as a stray nor lost from the plan."""
+        url = etcd_url([etcd_server.endpoint], prefix)
+        first, second = open_target(url, scope), open_target(url, scope)
+        first.apply(first.plan(config_map(scope, "app", {"A": "1", "B": "1"}, 1)))
+        plan = first.plan(config_map(scope, "app", {"A": "3"}, 3))  # `first` now knows revision 1
+        second.apply(second.plan(config_map(scope, "app", {"A": "2", "B": "2", "C": "2"}, 2)))
+        keys = AppKeys(prefix, scope.app).live(scope.tier, scope.tenant)
+        client = client_for(url)
+        client.txn([], [put(keys.key("HAND"), b"by hand")])
+        first.apply(plan)
+        live = {k.rsplit("/", 1)[-1]: v for k, v in everything(client, prefix).items() if "/keys/" in k}
+        assert live == {"A": b"3"}
+        manifest = Manifest.from_json(everything(client, prefix)[keys.manifest.decode()], "m")
+        assert manifest.revision == 3 and manifest.keys == ("A",)
+        client.close()
+        first.close()
+        second.close()
+
 
 class TestSecrets:
     def test_only_fingerprints_by_default(self, etcd_server, prefix: str, dev_desired: DesiredState) -> None:

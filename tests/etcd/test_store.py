@@ -6,12 +6,14 @@ import contextlib
 import json
 import subprocess
 import sys
+import zlib
 
 import pytest
 
 from tierconf.errors import StoreError
 from tierconf.etcd import EtcdClient, EtcdConfig, EtcdRevisionStore
-from tierconf.etcd._client import prefix_end
+from tierconf.etcd._client import KeyValue, prefix_end
+from tierconf.etcd._store import COMPRESSED, _load, _pack
 from tierconf.store import AuditRequest, open_store
 
 from .conftest import etcd_url, here
@@ -74,10 +76,24 @@ class TestLayout:
             f"{prefix}/shop/heads/production/acme",
             f"{prefix}/shop/revisions/production/acme/000000001",
         ]
-        record = json.loads(client.range(keys[-1].encode()).kvs[0].value)
+        stored = client.range(keys[-1].encode()).kvs[0].value
+        assert stored.startswith(COMPRESSED)  # revision records are zlib-compressed JSON
+        record = json.loads(zlib.decompress(stored[len(COMPRESSED) :]))
         assert (record["revision"], record["audit_seq"]) == (1, 1)
+        assert json.loads(client.range(keys[1].encode()).kvs[0].value)["seq"] == 1  # the rest is JSON
         client.close()
         store.close()
+
+    def test_records_read_compressed_or_plain(self) -> None:
+        """Revision records are stored compressed; plain JSON records (written before
+        compression) still read, and a damaged compressed one is a StoreError."""
+        record = {"revision": 3, "content": "x" * 5000}
+        packed = _pack(record)
+        assert len(packed) < 200
+        assert _load(KeyValue(b"/r/3", packed, 1, 1, 1)) == record
+        assert _load(KeyValue(b"/r/3", json.dumps(record).encode(), 1, 1, 1)) == record
+        with pytest.raises(StoreError, match="/r/3 is not a tierconf record"):
+            _load(KeyValue(b"/r/3", COMPRESSED + b"not zlib", 1, 1, 1))
 
     def test_default_app_is_the_projects(self, etcd_server, prefix: str) -> None:
         """Without ?app= the store writes under the project's default app name."""

@@ -173,6 +173,10 @@ class EtcdTarget:
         self.options = options or TargetOptions()
         self.publish_secrets = publish_secrets
         self.keys = AppKeys(client.config.prefix, scope.app).live(scope.tier, scope.tenant)
+        # The scope as this target last read or wrote it. A publish starts from it instead
+        # of reading the prefix again; the transaction's compares catch any other writer
+        # since, and a failed compare falls back to a fresh read.
+        self._known: Published | None = None
 
     @property
     def name(self) -> str:
@@ -216,8 +220,9 @@ class EtcdTarget:
             return ApplyResult(self.name, True, *refs)
         release = release_of(plan.desired, publish_secrets=self.publish_secrets)
         publish_id = uuid.uuid4().hex
-        for _ in range(_ATTEMPTS):
-            published = self._read()
+        for attempt in range(_ATTEMPTS):
+            known = self._known if attempt == 0 else None
+            published = known if known is not None else self._read()
             current = published.manifest
             if current is not None and current.publish_id == publish_id:
                 return self._result(refs, current, release)
@@ -246,12 +251,17 @@ class EtcdTarget:
             if current is not None and not ops and _same_release(current, manifest):
                 return self._result(refs, current, release, unchanged=True)
             try:
-                if self._send(published, ops, manifest):
-                    return self._result(refs, manifest, release)
+                revision = self._send(published, ops, manifest)
             except EtcdRequestError as exc:
+                self._known = None
                 if not exc.retriable:
                     raise self._error(exc) from exc
                 # The answer was lost: the next read tells whether the publish landed.
+                continue
+            if revision is not None:
+                self._known = _published_by(self.keys, revision, manifest, release, objects)
+                return self._result(refs, manifest, release)
+            self._known = None
         raise DeployError(
             f"publishing {self.scope.describe()} to {self.name}: other publishers kept changing the "
             f"prefix for {_ATTEMPTS} attempts; retry"
@@ -263,8 +273,9 @@ class EtcdTarget:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _send(self, published: Published, ops: list[Json], manifest: Manifest) -> bool:
-        """Write the difference and the manifest; False when a compare failed (re-read)."""
+    def _send(self, published: Published, ops: list[Json], manifest: Manifest) -> int | None:
+        """Write the difference and the manifest: the etcd revision of the manifest, or
+        None when a compare failed (re-read)."""
         ops = [*ops, put(self.keys.manifest, manifest.to_json())]
         mod = published.manifest_kv.mod_revision if published.manifest_kv is not None else 0
         since = published.revision
@@ -275,18 +286,21 @@ class EtcdTarget:
             ]
             result = self._client.txn(compares, chunk)
             if not result.succeeded:
-                return False
-            if not last:
-                since = result.revision  # our own chunk: later chunks compare against it
-        return True
+                return None
+            if last:
+                return result.revision
+            since = result.revision  # our own chunk: later chunks compare against it
+        raise AssertionError("unreachable: _chunks always yields a last chunk")
 
     def _read(self) -> Published:
         try:
-            return read_published(self._client, self.keys)
+            published = read_published(self._client, self.keys)
         except EtcdRequestError as exc:
             raise self._error(exc) from exc
         except ManifestError as exc:
             raise DeployError(str(exc)) from exc
+        self._known = published
+        return published
 
     def _may_publish_secrets(self) -> bool:
         try:
@@ -313,6 +327,15 @@ class EtcdTarget:
             f"publishing {self.scope.describe()} to {self.name} failed: {exc}; check that a quorum "
             "of members is reachable and the credentials are right"
         )
+
+
+def _published_by(
+    keys: LiveKeys, revision: int, manifest: Manifest, release: Release, objects: bytes
+) -> Published:
+    """The scope right after a successful publish at etcd ``revision`` (what a read would give)."""
+    manifest_kv = KeyValue(keys.manifest, manifest.to_json(), revision, revision, 0)
+    values, fingerprints = dict(release.values), dict(release.fingerprints)
+    return Published(revision, manifest, manifest_kv, values, fingerprints, objects)
 
 
 def _newer(current: Manifest | None, revision: int | None) -> bool:
@@ -399,7 +422,6 @@ def _live_state(published: Published) -> LiveState:
         kind, name = UNLISTED.split("/", 1)
         objects.append(ObjectState("v1", kind, name, None, strays, {}))
     return LiveState(objects=tuple(objects))
-
 
 
 def open_etcd_target(
