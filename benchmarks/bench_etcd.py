@@ -135,6 +135,81 @@ def _fanout(endpoint: str, desired: Any, watchers: int, releases: int, rules: bo
     return {"all": all_held, "each": each}
 
 
+def _pods_fanout(
+    endpoint: str, desired: Any, pods: int, releases: int, rules: bool
+) -> dict[str, list[float]]:
+    """Publish -> every one of ``pods`` processes (one LiveConfig each, as pods are) holds it."""
+    import os
+    import subprocess
+
+    from tierconf.targets import open_target
+
+    prefix = f"/bench-pods-{time.monotonic_ns()}"
+    url = f"etcd://{endpoint.split('://')[1]}?prefix={prefix}"
+    target = open_target(url, desired.scope)
+    target.apply(target.plan(_release(desired, 1)))
+    script = str(Path(__file__).with_name("_etcd_pod.py"))
+    path = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
+    children = [
+        subprocess.Popen(
+            [sys.executable, script, url, "1" if rules else "0"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(pods)
+    ]
+    arrived: dict[int, list[float]] = {}
+    done: dict[int, threading.Event] = {}
+    lock = threading.Lock()
+
+    def follow(child: Any) -> None:
+        for line in child.stdout:
+            number, at = line.split()
+            with lock:
+                times = arrived.setdefault(int(number), [])
+                times.append(float(at))
+                if len(times) == pods and int(number) in done:
+                    done[int(number)].set()
+
+    all_held: list[float] = []
+    each: list[float] = []
+    try:
+        for child in children:
+            if child.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
+                raise RuntimeError("a benchmark pod did not start")
+        threads = [threading.Thread(target=follow, args=(c,), daemon=True) for c in children]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        for n in range(2, releases + 2):
+            plan = target.plan(_release(desired, n))
+            done[n] = threading.Event()
+            start = time.monotonic()
+            target.apply(plan)
+            if not done[n].wait(60):
+                raise RuntimeError(f"release {n} did not reach every pod within 60 s")
+            with lock:
+                times = list(arrived[n])
+            all_held.append(max(times) - start)
+            each.extend(t - start for t in times)
+            time.sleep(0.1)
+    finally:
+        for child in children:
+            child.stdin.close()  # type: ignore[union-attr]
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            child.stdout.close()  # type: ignore[union-attr] # the reader threads saw EOF
+        target.close()
+    return {"all": all_held, "each": each}
+
+
 def _raw_fanout(endpoint: str, watchers: int, releases: int) -> list[float]:
     from tierconf.etcd import EtcdClient, EtcdConfig
     from tierconf.etcd._client import prefix_end, put
@@ -380,6 +455,24 @@ def run(quick: bool) -> list[dict[str, Any]]:
                         f"p50 {statistics.median(fan['each']) * 1e3:.1f} ms, p99 "
                         f"{_percentile(fan['each'], 99) * 1e3:.1f} ms; {releases} releases, all watchers "
                         "in one process"
+                    ),
+                    "goals": [{"goal": "p99 <= 50 ms", "measured": f"{p99:.1f} ms", "met": p99 <= 50}],
+                    "samples": {"ours": [x * 1e3 for x in fan["all"]], "floor": [x * 1e3 for x in floor]},
+                })
+            for rules in (True, False):
+                fan = _pods_fanout(server.endpoint, desired, watchers, releases, rules)
+                label = "" if rules else ", rules=False"
+                p99 = _percentile(fan["all"], 99) * 1e3
+                rows.append({
+                    "name": f"publish -> {watchers} pods (one process each) all hold it (p50{label})",
+                    "ours_median": statistics.median(fan["all"]) * 1e3,
+                    "floor_median": statistics.median(floor) * 1e3,
+                    "unit": "ms",
+                    "notes": (
+                        f"p99 {p99:.1f} ms (floor p99 {_percentile(floor, 99) * 1e3:.1f} ms); per pod "
+                        f"p50 {statistics.median(fan['each']) * 1e3:.1f} ms, p99 "
+                        f"{_percentile(fan['each'], 99) * 1e3:.1f} ms; {releases} releases; {watchers} "
+                        "processes share 2 cores, so each release costs 50 validations of CPU"
                     ),
                     "goals": [{"goal": "p99 <= 50 ms", "measured": f"{p99:.1f} ms", "met": p99 <= 50}],
                     "samples": {"ours": [x * 1e3 for x in fan["all"]], "floor": [x * 1e3 for x in floor]},

@@ -24,6 +24,7 @@ TINY = {
     "bench_access": (2, 1_000),
     "bench_startup": (1, 1),
     "bench_render": (1, 1, 5),
+    "bench_etcd": (2, 5, 3),  # a real etcd member, started and stopped by the benchmark
 }
 
 
@@ -45,6 +46,8 @@ class TestBenchmarksRun:
         """``run(quick=True)`` with the smallest sizes returns named rows with a unit and our median."""
         module = _module(name)
         monkeypatch.setattr(module, "QUICK", TINY[name])
+        if name == "bench_etcd":  # 3 watchers (and 3 pod processes) instead of 50
+            monkeypatch.setattr(module, "WATCHERS", 3)
         if name == "bench_startup":  # one import row is enough to exercise the command timing
             monkeypatch.setattr(module, "IMPORTS", {"ours": "tierconf", **_pipeline_only(module)})
         rows = module.run(True)

@@ -64,10 +64,20 @@ def release(store: RevisionStore, target: DeployTarget, desired: DesiredState) -
 
 
 class Follower:
-    """One LiveConfig and the release numbers it applied, in order."""
+    """One LiveConfig and the release numbers it applied, in order.
 
-    def __init__(self, url: str) -> None:
-        self.live = LiveConfig.from_etcd(url, environment="development", options=runtime_options())
+    ``private``: on a watch stream of its own, as a pod has; otherwise on the stream this
+    process shares per cluster URL and scope (what ``LiveConfig.from_etcd`` does).
+    """
+
+    def __init__(self, url: str, *, private: bool = False) -> None:
+        options = runtime_options()
+        if private:
+            config = EtcdConfig.from_url(url)
+            watcher = EtcdWatcher(EtcdClient(config), AppKeys(config.prefix, APP).live("development", None))
+            self.live = LiveConfig(watcher, environment="development", options=options)
+        else:
+            self.live = LiveConfig.from_etcd(url, environment="development", options=options)
         self.first = int(self.live.revision)
         self.applied: list[int] = []
         self.live.subscribe(self._record, path="security.rate_limit.requests")
@@ -80,8 +90,8 @@ class Follower:
 def followers(urls: Sequence[str]) -> Iterator[list[Follower]]:
     opened: list[Follower] = []
     try:
-        for url in urls:
-            opened.append(Follower(url))
+        for index, url in enumerate(urls):
+            opened.append(Follower(url, private=index % 2 == 1))
         yield opened
     finally:
         for follower in opened:
@@ -93,7 +103,8 @@ class TestLeaderKilled:
         self, etcd_cluster_factory, prefix: str, dev_desired: DesiredState
     ) -> None:
         """One releaser publishes in a loop while the leader is SIGKILLed and later
-        restarted: every watcher ends on the last release and applied each one, in order."""
+        restarted: every watcher ends on the last release and applied each one, in order
+        (half of them on streams of their own, half on the streams this process shares)."""
         cluster = etcd_cluster_factory(size=3)
         url = etcd_url(cluster.endpoints, prefix, timeout="2")
         store = open_store(url)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tierconf.errors import InvalidConfigurationError
 from tierconf.etcd import EtcdClient, EtcdConfig, EtcdWatcher
 from tierconf.etcd._keys import AppKeys
+from tierconf.etcd._watch import open_etcd_watcher
+from tierconf.findings import Finding
+from tierconf.pipeline import ResolvedConfig
 from tierconf.runtime import LiveConfig, SourceUnavailableError
 from tierconf.schema import TierConfig
 from tierconf.targets import DesiredState, open_target
@@ -133,3 +138,75 @@ class TestResume:
             target.apply(target.plan(release_n(dev_desired, 6)))
             wait_for(lambda: live.revision == "6", what="the next release, watched again")
         target.close()
+
+
+class TestSharedStream:
+    def test_live_configs_of_one_scope_share_one_stream(
+        self, etcd_server, prefix: str, dev_desired: DesiredState
+    ) -> None:
+        """LiveConfigs of one cluster and scope in a process share one watch stream (as
+        etcd's Go client multiplexes watches); each still applies every release in order,
+        one joining late starts from the release in use, and closing one leaves the others
+        following. Another scope gets a stream of its own."""
+        url = etcd_url([etcd_server.endpoint], prefix)
+        target = open_target(url, dev_desired.scope)
+        target.apply(target.plan(release_n(dev_desired, 1)))
+        first = LiveConfig.from_etcd(url, environment="development", options=runtime_options())
+        second = LiveConfig.from_etcd(url, environment="development", options=runtime_options())
+        other_scope = open_etcd_watcher(url, tier="development", tenant="acme")
+        try:
+            assert first._watcher.stats is second._watcher.stats  # type: ignore[attr-defined]
+            assert other_scope.stats is not first._watcher.stats  # type: ignore[attr-defined]
+            seen_first, seen_second = follow(first), follow(second)
+            for n in range(2, 6):
+                target.apply(target.plan(release_n(dev_desired, n)))
+            wait_for(lambda: len(seen_first) == 4 and len(seen_second) == 4, what="4 releases applied")
+            late = LiveConfig.from_etcd(url, environment="development", options=runtime_options())
+            assert late.revision == "5"
+            first.close()
+            seen_late = follow(late)
+            for n in range(6, 9):
+                target.apply(target.plan(release_n(dev_desired, n)))
+            wait_for(lambda: len(seen_second) == 7 and len(seen_late) == 3, what="3 more releases")
+            assert seen_first == [2, 3, 4, 5]
+            assert seen_second == list(range(2, 9))
+            assert seen_late == [6, 7, 8]
+            assert second._watcher.stats.delivered == 8  # type: ignore[attr-defined]
+            late.close()
+            second.close()
+            # The last one closed the stream: a new LiveConfig opens a fresh one.
+            with LiveConfig.from_etcd(url, environment="development", options=runtime_options()) as again:
+                assert again.revision == "8"
+                assert again._watcher.stats.delivered == 1  # type: ignore[attr-defined]
+        finally:
+            for live in (first, second):
+                live.close()
+            other_scope.close()
+            target.close()
+
+    def test_identical_releases_are_validated_once_per_process(
+        self, etcd_server, prefix: str, dev_desired: DesiredState
+    ) -> None:
+        """Runtimes that receive the same release share one validated state; each still
+        holds its own (applied_at), and every one of them runs its subscribers."""
+        url = etcd_url([etcd_server.endpoint], prefix)
+        target = open_target(url, dev_desired.scope)
+        target.apply(target.plan(release_n(dev_desired, 1)))
+        builds: list[str] = []
+
+        def counting(resolved: ResolvedConfig) -> list[Finding]:
+            builds.append(str(resolved.config.security.rate_limit.requests))
+            return []
+
+        options = [replace(runtime_options(), checks=(counting,)) for _ in range(4)]
+        lives = [LiveConfig.from_etcd(url, environment="development", options=o) for o in options]
+        try:
+            applied = [follow(live) for live in lives]
+            target.apply(target.plan(release_n(dev_desired, 2)))
+            wait_for(lambda: all(a == [2] for a in applied), what="release 2 everywhere")
+            assert builds == ["1001", "1002"]
+            assert len({id(live.snapshot()) for live in lives}) == 1
+        finally:
+            for live in lives:
+                live.close()
+            target.close()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
 from operator import attrgetter
 
 import pytest
 
 import tierconf.runtime
 from tierconf.errors import InvalidConfigurationError
-from tierconf.runtime import BuildTarget, LiveSecrets, build_state, checksum_of
+from tierconf.findings import Finding
+from tierconf.pipeline import ResolvedConfig
+from tierconf.runtime import BuildTarget, LiveSecrets, LiveState, build_state, checksum_of
+from tierconf.runtime._build import SharedBuilds
 from tierconf.schema import MASK, SecretRef, registry
 from tierconf.tiers import EnvironmentTier
 
-from .conftest import Files, with_values
+from .conftest import SECRET_KEYS, Files, with_values
 
 DEV = BuildTarget(EnvironmentTier.DEVELOPMENT)
 
@@ -97,3 +102,78 @@ class TestPublicNames:
     def test_live_secrets_repr_is_masked(self) -> None:
         """LiveSecrets shows KEYs and masks only."""
         assert repr(LiveSecrets({"DB_PASSWORD": "hunter22"})) == f"LiveSecrets(DB_PASSWORD={MASK})"
+
+
+class TestSharedBuilds:
+    """Runtimes of one process that read the same release validate it once."""
+
+    @staticmethod
+    def counting_target() -> tuple[BuildTarget, list[int]]:
+        calls: list[int] = []
+
+        def check(resolved: ResolvedConfig) -> list[Finding]:
+            calls.append(resolved.config.security.rate_limit.requests)
+            return []
+
+        return BuildTarget(EnvironmentTier.DEVELOPMENT, checks=(check,)), calls
+
+    @staticmethod
+    def build(shared: SharedBuilds, files: Files, target: BuildTarget) -> LiveState:
+        checksum = checksum_of(files, SECRET_KEYS)
+        return shared.build(files, "/etc/config/", target, revision=None, checksum=checksum)
+
+    def test_same_content_is_built_once(self, dev_files: Files) -> None:
+        shared, (target, calls) = SharedBuilds(), self.counting_target()
+        first = self.build(shared, dev_files, target)
+        again = self.build(shared, dict(dev_files), target)  # equal content, another mapping
+        assert again is first and len(calls) == 1
+        alone = build_state(dev_files, "/etc/config/", target)
+        assert (first.config, first.checksum, first.keys) == (alone.config, alone.checksum, alone.keys)
+
+    def test_every_byte_counts_secrets_included(self, dev_files: Files) -> None:
+        """Content that differs only in a secret (or only in its trailing newline) is built
+        again: sharing compares every KEY's bytes, not the fingerprinted checksum."""
+        shared, (target, calls) = SharedBuilds(), self.counting_target()
+        key = "JWT_SECRET_KEY"
+        a = self.build(shared, dev_files, target)
+        b = self.build(shared, with_values(dev_files, **{key: dev_files[key].decode() + "\n"}), target)
+        assert len(calls) == 2 and a is not b
+        assert b.secret(key) == dev_files[key].decode() + "\n"
+
+    def test_another_target_is_built_apart(self, dev_files: Files) -> None:
+        shared, (target, calls) = SharedBuilds(), self.counting_target()
+        self.build(shared, dev_files, target)
+        other = replace(target, tenant="acme")
+        assert self.build(shared, dev_files, other).config == self.build(shared, dev_files, target).config
+        assert len(calls) == 2
+
+    def test_failures_are_not_shared(self, dev_files: Files) -> None:
+        """Each caller of an invalid release validates it and gets its own error."""
+        shared, (target, calls) = SharedBuilds(), self.counting_target()
+        bad = with_values(dev_files, DB_POOL_SIZE="-3")
+        for _ in range(2):
+            with pytest.raises(InvalidConfigurationError, match="DB_POOL_SIZE"):
+                self.build(shared, bad, target)
+        assert calls == []  # the schema refused it before any check ran
+
+    def test_concurrent_callers_wait_for_one_build(self, dev_files: Files) -> None:
+        shared, (target, calls) = SharedBuilds(), self.counting_target()
+        start = threading.Barrier(8)
+        states: list[LiveState] = []
+
+        def run() -> None:
+            start.wait()
+            states.append(self.build(shared, dev_files, target))
+
+        threads = [threading.Thread(target=run) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(calls) == 1 and len({id(s) for s in states}) == 1 and len(states) == 8
+
+    def test_memory_is_bounded(self, dev_files: Files) -> None:
+        shared, (target, calls) = SharedBuilds(size=2), self.counting_target()
+        for n in (1, 2, 3, 1):
+            self.build(shared, with_values(dev_files, RATE_LIMIT_REQUESTS=str(n)), target)
+        assert calls == [1, 2, 3, 1]  # 1 was evicted by 3

@@ -16,6 +16,11 @@ list-then-watch mirror, as Kubernetes' reflectors do:
 Every release is queued in order: :meth:`read` hands them out one by one, so a runtime
 that falls behind still applies each revision, never skipping one, never reordering.
 
+Sharing: steps 1-3 run in a ``_Feed`` (one stream, one mirror, one watchdog). A watcher
+built directly owns a feed; :func:`open_etcd_watcher` (``LiveConfig.from_etcd``) joins the
+feed this process keeps per cluster configuration and scope, so N runtimes of one scope
+in a process cost one stream and one check per release. Each watcher keeps its own queue.
+
 Failures: when the stream breaks (member killed or stopped, leader lost: requests carry
 ``hasleader``) the watcher moves to the next endpoint and resumes from the last etcd
 revision it processed plus one, so nothing is missed. A watchdog probes the stream's
@@ -113,37 +118,21 @@ class _Mirror:
         return False
 
 
-class EtcdWatcher:
-    """A :class:`~tierconf.runtime.Watcher` over one published scope (see the module docstring).
+class _Feed:
+    """One watch stream and mirror of a scope, delivering complete releases to its consumers
+    (:class:`EtcdWatcher` s). The list/watch/deliver steps and the failover of the module
+    docstring live here; consumers only queue what it delivers."""
 
-    Args:
-        client: the connection (closed by :meth:`close`).
-        keys: the scope's keys (``AppKeys(prefix, app).live(tier, tenant)``).
-        check_interval: seconds between watchdog probes of the stream's member.
-        max_pending: releases kept for a runtime that falls behind; beyond, the oldest
-            are dropped (``stats.skipped``) so memory stays bounded.
-    """
-
-    def __init__(
-        self,
-        client: EtcdClient,
-        keys: LiveKeys,
-        *,
-        check_interval: float = 2.0,
-        max_pending: int = 10_000,
-    ) -> None:
+    def __init__(self, client: EtcdClient, keys: LiveKeys, *, check_interval: float) -> None:
         self._client = client
         self._keys = keys
         self.origin = f"{client.name}{keys.base}keys/"
         self.stats = WatcherStats()
         self._check_interval = check_interval
-        self._max_pending = max_pending
-        self._changed = threading.Condition()
-        self._pending: collections.deque[SourceData] = collections.deque()
-        self._current: SourceData | None = None
+        self._lock = threading.Lock()  # consumers, latest release, error
+        self._consumers: list[EtcdWatcher] = []
+        self._latest: SourceData | None = None
         self._error: str | None = None
-        self._generation = 0
-        self._seen = 0
         self._closed = threading.Event()
         self._stream: WatchStream | None = None
         self._mirror: _Mirror | None = None
@@ -157,56 +146,35 @@ class EtcdWatcher:
         self._watchdog = threading.Thread(target=self._guard, name="tierconf-etcd-watchdog", daemon=True)
         self._watchdog.start()
 
-    def __repr__(self) -> str:
-        return f"EtcdWatcher({self.origin!r})"
+    @property
+    def cluster(self) -> str:
+        """The cluster's URL, for messages."""
+        return self._client.name
 
-    # -- the Watcher protocol --------------------------------------------------------------
+    def join(self, consumer: EtcdWatcher) -> None:
+        """Start delivering to ``consumer``: first the release in use (if any), then every
+        later one; it also learns the connection state."""
+        with self._lock:
+            self._consumers.append(consumer)
+            if self._latest is not None:
+                consumer.offer(self._latest)
+            consumer.set_error(self._error)
 
-    def read(self) -> SourceData:
-        """The next release not yet handed out, else the last one.
-
-        Raises:
-            SourceUnavailableError: nothing was published yet, or etcd is unreachable and
-                no release is waiting (the runtime keeps its snapshot meanwhile).
-        """
-        with self._changed:
-            if self._pending:
-                self._current = self._pending.popleft()
-                return self._current
-            if self._error is not None:
-                raise SourceUnavailableError(self._error)
-            if self._current is None:
-                raise SourceUnavailableError(
-                    f"nothing is published at {self.origin} yet; publish it with "
-                    f"`tierconf deploy --target {self._client.name}`"
-                )
-            return self._current
-
-    def wait(self, timeout: float) -> bool:
-        """Block until a release is queued or the connection state changes (True), or
-        ``timeout`` seconds pass or the watcher is closed (False)."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while not self._pending and self._seen == self._generation and not self._closed.is_set():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(remaining)
-            if self._closed.is_set():
-                return False
-            self._seen = self._generation
-            return True
+    def leave(self, consumer: EtcdWatcher) -> bool:
+        """Stop delivering to ``consumer``; True when no consumer is left."""
+        with self._lock:
+            if consumer in self._consumers:
+                self._consumers.remove(consumer)
+            return not self._consumers
 
     def close(self) -> None:
-        """Stop watching, wake a blocked :meth:`wait`, close the connection. Idempotent."""
+        """Stop the stream and the watchdog, close the connection. Idempotent."""
         if self._closed.is_set():
             return
         self._closed.set()
         stream = self._stream
         if stream is not None:
             stream.close()
-        with self._changed:
-            self._changed.notify_all()
         for thread in (self._thread, self._watchdog):
             if thread is not threading.current_thread():
                 thread.join(timeout=5)
@@ -239,7 +207,9 @@ class EtcdWatcher:
                 logger.warning(
                     "etcd history of %s was compacted past revision %d (%s): re-reading the prefix; "
                     "releases published meanwhile cannot be replayed",
-                    self.origin, self.stats.last_revision, exc,
+                    self.origin,
+                    self.stats.last_revision,
+                    exc,
                 )
                 self._mirror = None
             except Exception as exc:  # noqa: BLE001 - the thread must survive anything; stats show it
@@ -249,7 +219,7 @@ class EtcdWatcher:
                 self.stats.reconnects += 1
                 self._set_error(
                     f"etcd watch of {self.origin} interrupted ({exc}); keeping release "
-                    f"{self._current_label()}, resuming from etcd revision {self.stats.last_revision + 1}"
+                    f"{self._latest_label()}, resuming from etcd revision {self.stats.last_revision + 1}"
                 )
                 self._client.rotate(endpoint)
                 self._closed.wait(backoff)
@@ -302,19 +272,20 @@ class EtcdWatcher:
             self.stats.incomplete += 1
             logger.error(
                 "release %s at %s (etcd revision %d) is incomplete, not applied: %s",
-                manifest.label, self.origin, revision, problem,
+                manifest.label,
+                self.origin,
+                revision,
+                problem,
             )
             return
+        # One object for every consumer: SourceData is immutable and LiveConfig only reads it.
         data = SourceData(dict(values), self.origin, manifest.label, atomic=True)
-        with self._changed:
-            self._pending.append(data)
-            if len(self._pending) > self._max_pending:
-                self._pending.popleft()
-                self.stats.skipped += 1
+        with self._lock:
+            self._latest = data
             self._delivered_revision = revision
             self.stats.delivered += 1
-            self._generation += 1
-            self._changed.notify_all()
+            for consumer in self._consumers:
+                consumer.offer(data)
 
     # -- the watchdog ----------------------------------------------------------------------
 
@@ -344,7 +315,9 @@ class EtcdWatcher:
             if lagging >= 3:
                 logger.warning(
                     "etcd watch on %s is behind the quorum (revision %d seen, %d committed): resuming",
-                    stream.endpoint, self.stats.last_revision, newest,
+                    stream.endpoint,
+                    self.stats.last_revision,
+                    newest,
                 )
                 stream.close()
                 lagging = 0
@@ -352,19 +325,172 @@ class EtcdWatcher:
     # -- state -----------------------------------------------------------------------------
 
     def _set_error(self, message: str | None) -> None:
+        with self._lock:
+            if message == self._error:
+                return
+            self._error = message
+            for consumer in self._consumers:
+                consumer.set_error(message)
+
+    def _latest_label(self) -> str:
+        latest = self._latest
+        return latest.revision if latest is not None and latest.revision else "none"
+
+
+_FeedKey = tuple[EtcdConfig, bytes, float]
+_shared_feeds: dict[_FeedKey, _Feed] = {}
+_shared_lock = threading.Lock()
+
+
+class EtcdWatcher:
+    """A :class:`~tierconf.runtime.Watcher` over one published scope (see the module docstring).
+
+    Constructed directly, it owns a watch stream of its own on ``client``.
+    :func:`open_etcd_watcher` (what ``LiveConfig.from_etcd`` uses) instead joins the one
+    stream this process keeps per cluster and scope, as etcd's Go client multiplexes
+    watches: fifty LiveConfigs of one scope cost one stream, one mirror and one manifest
+    check per release, and each still gets every release in order in its own queue.
+
+    Args:
+        client: the connection (closed by :meth:`close`).
+        keys: the scope's keys (``AppKeys(prefix, app).live(tier, tenant)``).
+        check_interval: seconds between watchdog probes of the stream's member.
+        max_pending: releases kept for a runtime that falls behind; beyond, the oldest
+            are dropped (``stats.skipped``) so memory stays bounded.
+    """
+
+    def __init__(
+        self,
+        client: EtcdClient,
+        keys: LiveKeys,
+        *,
+        check_interval: float = 2.0,
+        max_pending: int = 10_000,
+    ) -> None:
+        self._start(_Feed(client, keys, check_interval=check_interval), None, max_pending)
+
+    def _start(self, feed: _Feed, shared_key: _FeedKey | None, max_pending: int) -> None:
+        self._feed = feed
+        self._shared_key = shared_key
+        self.origin = feed.origin
+        self._max_pending = max_pending
+        self._changed = threading.Condition()
+        self._pending: collections.deque[SourceData] = collections.deque()
+        self._current: SourceData | None = None
+        self._error: str | None = None
+        self._generation = 0
+        self._seen = 0
+        self._closed = threading.Event()
+        feed.join(self)
+
+    def __repr__(self) -> str:
+        return f"EtcdWatcher({self.origin!r})"
+
+    @property
+    def stats(self) -> WatcherStats:
+        """The counters of the stream this watcher is fed by (shared when the stream is)."""
+        return self._feed.stats
+
+    # -- the Watcher protocol --------------------------------------------------------------
+
+    def read(self) -> SourceData:
+        """The next release not yet handed out, else the last one.
+
+        Raises:
+            SourceUnavailableError: nothing was published yet, or etcd is unreachable and
+                no release is waiting (the runtime keeps its snapshot meanwhile).
+        """
+        with self._changed:
+            if self._pending:
+                self._current = self._pending.popleft()
+                return self._current
+            if self._error is not None:
+                raise SourceUnavailableError(self._error)
+            if self._current is None:
+                raise SourceUnavailableError(
+                    f"nothing is published at {self.origin} yet; publish it with "
+                    f"`tierconf deploy --target {self._feed.cluster}`"
+                )
+            return self._current
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a release is queued or the connection state changes (True), or
+        ``timeout`` seconds pass or the watcher is closed (False)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not self._pending and self._seen == self._generation and not self._closed.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            if self._closed.is_set():
+                return False
+            self._seen = self._generation
+            return True
+
+    def close(self) -> None:
+        """Stop watching and wake a blocked :meth:`wait`; the stream and its connection
+        close with the last watcher fed by them. Idempotent."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        with self._changed:
+            self._changed.notify_all()
+        if self._shared_key is None:
+            self._feed.leave(self)
+            self._feed.close()
+            return
+        with _shared_lock:
+            last = self._feed.leave(self)
+            if last and _shared_feeds.get(self._shared_key) is self._feed:
+                del _shared_feeds[self._shared_key]
+        if last:
+            self._feed.close()
+
+    # -- called by the feed ----------------------------------------------------------------
+
+    def offer(self, data: SourceData) -> None:
+        """Queue a complete release (the feed's thread)."""
+        with self._changed:
+            self._pending.append(data)
+            if len(self._pending) > self._max_pending:
+                self._pending.popleft()
+                self._feed.stats.skipped += 1
+            self._generation += 1
+            self._changed.notify_all()
+
+    def set_error(self, message: str | None) -> None:
+        """Record the connection state (None: connected)."""
         with self._changed:
             if message != self._error:
                 self._error = message
                 self._generation += 1
                 self._changed.notify_all()
 
-    def _current_label(self) -> str:
-        current = self._current
-        return current.revision if current is not None and current.revision else "none"
+
+def _shared_watcher(config: EtcdConfig, keys: LiveKeys, *, check_interval: float = 2.0) -> EtcdWatcher:
+    """A watcher fed by this process's stream of (cluster, scope), opened on first use."""
+    key: _FeedKey = (config, keys.prefix, check_interval)
+    watcher = EtcdWatcher.__new__(EtcdWatcher)
+    with _shared_lock:
+        feed = _shared_feeds.get(key)
+        if feed is not None:
+            watcher._start(feed, key, 10_000)
+            return watcher
+    # Listing reads etcd, which may take up to the client's deadline: not under the lock.
+    fresh = _Feed(EtcdClient(config), keys, check_interval=check_interval)
+    with _shared_lock:
+        feed = _shared_feeds.setdefault(key, fresh)
+        watcher._start(feed, key, 10_000)
+    if feed is not fresh:
+        fresh.close()  # another thread opened the same stream meanwhile
+    return watcher
 
 
 def open_etcd_watcher(url: str, *, tier: str, tenant: str | None, app: str | None = None) -> EtcdWatcher:
-    """The watcher of (app, tier, tenant) on the cluster an etcd URL names.
+    """The watcher of (app, tier, tenant) on the cluster an etcd URL names, fed by the
+    watch stream this process shares for that cluster and scope (opened on first use,
+    closed with its last watcher).
 
     ``app`` (else the URL's ``?app=``, else the project default) picks the key subtree.
 
@@ -374,4 +500,4 @@ def open_etcd_watcher(url: str, *, tier: str, tenant: str | None, app: str | Non
     """
     config = EtcdConfig.from_url(url)
     keys = AppKeys(config.prefix, app or config.app or default_app()).live(tier, tenant)
-    return EtcdWatcher(EtcdClient(config), keys)
+    return _shared_watcher(config, keys)

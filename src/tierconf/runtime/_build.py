@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -385,3 +386,112 @@ def build_state(
         warnings=tuple(findings),
         unknown_keys=tuple(reader.unknown),
     )
+
+
+@dataclass(eq=False)
+class _Build:
+    """One build of :class:`SharedBuilds`: its inputs, and its state once done."""
+
+    files: Mapping[str, bytes]
+    origin: str
+    target: BuildTarget
+    revision: str | None
+    checksum: str
+    done: threading.Event = field(default_factory=threading.Event)
+    state: LiveState | None = None
+
+    def matches(
+        self,
+        files: Mapping[str, bytes],
+        origin: str,
+        target: BuildTarget,
+        revision: str | None,
+        checksum: str,
+    ) -> bool:
+        # The checksum (secrets fingerprinted) rules most out cheaply; the exact comparison
+        # of every KEY's bytes, secrets included, decides.
+        return (
+            self.checksum == checksum
+            and self.revision == revision
+            and self.origin == origin
+            and self.target == target
+            and (self.files is files or self.files == files)
+        )
+
+
+class SharedBuilds:
+    """The states built last in this process, so runtimes that read the same release
+    validate it once.
+
+    Several :class:`~tierconf.runtime.LiveConfig` of one scope in a process (one per
+    worker thread, library or tenant handler) receive identical content at the same
+    moment; ``build_state`` is a pure function of (content, origin, target), so the
+    first caller builds and the others wait for its result. A build that fails is not
+    shared: each caller validates and reports it itself. Checks of your own
+    (``BuildTarget.checks``) must be pure functions of the configuration, as rules are.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._builds: list[_Build] = []
+
+    def build(
+        self,
+        files: Mapping[str, bytes],
+        origin: str,
+        target: BuildTarget,
+        *,
+        revision: str | None,
+        checksum: str,
+        memo: ParseMemo | None = None,
+    ) -> LiveState:
+        """:func:`build_state` of these inputs, built once for every caller that asks for it.
+
+        Raises:
+            InvalidConfigurationError: as :func:`build_state`.
+        """
+        while True:
+            with self._lock:
+                found = next(
+                    (b for b in self._builds if b.matches(files, origin, target, revision, checksum)), None
+                )
+                if found is None:
+                    mine = _Build(files, origin, target, revision, checksum)
+                    self._builds.append(mine)
+                    if len(self._builds) > self._size:
+                        self._builds.pop(0)
+            if found is None:
+                return self._run(mine, memo)
+            found.done.wait()
+            if found.state is not None:
+                return found.state
+            # It failed for its builder: build (and report) it here too, unless another
+            # caller already started doing so.
+            with self._lock:
+                if found in self._builds:
+                    self._builds.remove(found)
+
+    def _run(self, build: _Build, memo: ParseMemo | None) -> LiveState:
+        try:
+            state = build_state(
+                build.files,
+                build.origin,
+                build.target,
+                revision=build.revision,
+                checksum=build.checksum,
+                memo=memo,
+            )
+        except BaseException:
+            with self._lock:
+                if build in self._builds:
+                    self._builds.remove(build)
+            build.done.set()
+            raise
+        build.state = state
+        build.done.set()
+        return state
+
+
+#: The process's shared builds (what every LiveConfig uses).
+shared_builds = SharedBuilds()

@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from tierconf.errors import ConfigError, InvalidConfigurationError, TierconfError
-from tierconf.runtime._build import BuildTarget, Check, LiveState, ParseMemo, build_state, checksum_of
+from tierconf.runtime._build import BuildTarget, Check, LiveState, ParseMemo, checksum_of, shared_builds
 from tierconf.runtime._flags import LiveFlags
 from tierconf.runtime._logging import configure_logging
 from tierconf.runtime._metrics import NoMetrics, ReloadResult, RuntimeMetrics
@@ -512,7 +512,7 @@ class LiveConfig:
 
     def _build(self, data: SourceData, checksum: str) -> LiveState:
         try:
-            return build_state(
+            return shared_builds.build(
                 data.files,
                 data.origin,
                 self._target,
