@@ -13,7 +13,7 @@ from tierconf.errors import InvalidConfigurationError
 from tierconf.findings import Finding
 from tierconf.pipeline import ResolvedConfig
 from tierconf.runtime import BuildTarget, LiveSecrets, LiveState, build_state, checksum_of
-from tierconf.runtime._build import SharedBuilds
+from tierconf.runtime._build import ParseMemo, SharedBuilds
 from tierconf.schema import MASK, SecretRef, registry
 from tierconf.tiers import EnvironmentTier
 
@@ -177,3 +177,40 @@ class TestSharedBuilds:
         for n in (1, 2, 3, 1):
             self.build(shared, with_values(dev_files, RATE_LIMIT_REQUESTS=str(n)), target)
         assert calls == [1, 2, 3, 1]  # 1 was evicted by 3
+
+
+class TestMemo:
+    """A runtime's memo (parsed values, per-KEY reads and their provenance) never changes
+    a result: builds with a long-lived memo equal builds from scratch, errors included."""
+
+    def outcome(self, files: Files, origin: str, memo: ParseMemo) -> object:
+        try:
+            state = build_state(files, origin, DEV, memo=memo)
+        except InvalidConfigurationError as exc:
+            return sorted(str(p) for p in exc.problems)
+        return (state.config, state.checksum, state.keys, state.warnings, state.unknown_keys)
+
+    def test_memo_never_changes_an_outcome(self, dev_files: Files) -> None:
+        memo: ParseMemo = {}
+        edits = [
+            {},
+            {"DB_POOL_SIZE": "7"},
+            {"DB_POOL_SIZE": "-1"},  # invalid, then valid again with the same content as before
+            {"DB_POOL_SIZE": "7"},
+            {"UNKNOWN_KEY": "x"},
+            {"JWT_SECRET_KEY": "k" * 90},
+            {},
+        ]
+        for edit in edits:
+            files = {**dev_files, **{k: v.encode() for k, v in edit.items()}}
+            for origin in ("/etc/config/", "etcd://a/keys/"):  # one memo, two origins
+                assert self.outcome(files, origin, memo) == self.outcome(files, origin, {}), (edit, origin)
+
+    def test_secret_references_follow_the_origin(self, dev_files: Files) -> None:
+        """Per-KEY reads are remembered per origin: a secret's file reference names the
+        source it was read from even when another source had the same content."""
+        memo: ParseMemo = {}
+        a = build_state(dev_files, "/mnt/a/", DEV, memo=memo)
+        b = build_state(dev_files, "/mnt/b/", DEV, memo=memo)
+        assert str(a.config.database.postgres.password) != str(b.config.database.postgres.password)
+        assert "/mnt/b/DB_PASSWORD" in repr(b.config.database.postgres.password)

@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from tierconf.errors import ConfigError, InvalidConfigurationError, TierconfError
-from tierconf.runtime._build import BuildTarget, Check, LiveState, ParseMemo, checksum_of, shared_builds
+from tierconf.runtime._build import BuildTarget, Check, LiveState, ParseMemo, shared_builds
 from tierconf.runtime._flags import LiveFlags
 from tierconf.runtime._logging import configure_logging
 from tierconf.runtime._metrics import NoMetrics, ReloadResult, RuntimeMetrics
@@ -474,7 +474,7 @@ class LiveConfig:
         while data is not None:
             reg = registry()
             secret_keys = [key for key in data.files if key in reg.by_key and reg.by_key[key].secret]
-            checksum = checksum_of(data.files, secret_keys)
+            checksum = shared_builds.checksum(data.files, secret_keys)
             current = self._state
             same_revision = data.revision in (None, current.revision) if current else False
             if current is not None and checksum == current.checksum and same_revision:

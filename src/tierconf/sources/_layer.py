@@ -92,6 +92,22 @@ class Layer:
     plan: str | None = None
     plan_line: int | None = None
 
+    @classmethod
+    def prebuilt(
+        cls,
+        kind: LayerKind,
+        name: str,
+        file: str | None,
+        entries: Mapping[str, Entry],
+        layered: Mapping[str, LayeredValue],
+    ) -> Layer:
+        """A layer whose one-layer provenance (``layered``, as :attr:`layered` would build
+        it from ``entries``) the caller already holds: the runtime keeps both per KEY
+        content, so an update re-uses every unchanged KEY's objects."""
+        layer = cls(kind, name, file, entries)
+        layer.__dict__["layered"] = layered  # the cached_property's slot: computed already
+        return layer
+
     @cached_property
     def layered(self) -> Mapping[str, LayeredValue]:
         """Each entry as a one-layer :class:`LayeredValue`, built on first use and kept.
