@@ -105,8 +105,9 @@ class DirectoryWatcher:
 
     Args:
         directory: The mounted volume (or a plain directory).
-        step_ms: How long the directory must stay quiet before a change is reported; also
-            how often the idle watch wakes up (2 ms costs about 1% of one core).
+        step_ms: The longest a change waits before it is reported (the batch is cut
+            ``step_ms`` after its first event); also how often the idle watch wakes up
+            (2 ms costs about 1% of one core).
         tick: How often, at most, the directory's identity is checked (removed, recreated).
     """
 
@@ -156,10 +157,11 @@ class DirectoryWatcher:
                     if self._stop.wait(timeout_ms / 1000):
                         return False
                     continue
-                # A short debounce: return soon after the first event instead of waiting for
-                # the directory to go quiet (kubelet deletes the old data right after the
-                # swap); a batch that does not concern ..data just loops.
-                result = self._notifier.watch(2 * self._step_ms, self._step_ms, timeout_ms, self._stop)
+                # Debounce = step: return at most one step after the first event instead of
+                # waiting for the directory to go quiet (kubelet deletes the old data right
+                # after the swap, which would stretch the batch); the swap itself is atomic,
+                # and a batch that does not concern ..data just loops.
+                result = self._notifier.watch(self._step_ms, self._step_ms, timeout_ms, self._stop)
                 if isinstance(result, set) and self._concerns_us(path for _, path in result):
                     return True
             return False
