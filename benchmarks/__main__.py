@@ -37,6 +37,8 @@ PEER_PACKAGES = {
     "detect-secrets": "detect_secrets",
     "kubernetes-validate": "kubernetes_validate",
     "matplotlib": "matplotlib",
+    "etcd3gw": "etcd3gw",
+    "httpx": "httpx",
 }
 VERSIONS = ("tierconf", "pydantic", "pydantic-core", "PyYAML", "click", *PEER_PACKAGES)
 

@@ -12,9 +12,10 @@ Every number comes from a real single-member etcd on loopback (``tests/servers.p
 * ``release throughput``: ``EtcdRevisionStore.append`` of a tier-sized release (the
   bundled development tier: ~200 KEYs, content with provenance) and ``EtcdTarget.apply``
   of a one-KEY change to the ~200 published KEYs, back to back. Floor: raw puts.
-* ``client``: one linearizable range and one put transaction through etcd3gw (what we
-  use, ``requests`` underneath) against a hand-written ``http.client`` keep-alive
-  connection and ``httpx`` on the same gateway.
+* ``client``: one linearizable range and one put transaction through our ``EtcdClient``
+  (pooled ``http.client`` keep-alive connections, with failover and auth) against the
+  clients one would pick for the gateway, etcd3gw (``requests`` underneath) and httpx;
+  floor: one bare ``http.client`` connection.
 
 Run alone: ``python benchmarks/bench_etcd.py [--quick]``.
 """
@@ -37,6 +38,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 WATCHERS = 50
+OURS_CLIENT = "EtcdClient (ours)"
 QUICK = (10, 100, 60)
 """Quick sizes: releases fanned out, releases appended/published, client calls per round."""
 FULL = (40, 400, 300)
@@ -355,6 +357,18 @@ def _throughput(endpoint: str, desired: Any, rendered: Any, resolved: Any, count
     publishes = count / (time.perf_counter() - start)
     target.close()
 
+    # Both, as `tierconf release` then `tierconf deploy --target etcd://` do: record, publish.
+    both_url = f"etcd://{endpoint.split('://')[1]}?prefix={prefix}-both"
+    store, target = open_store(both_url), open_target(both_url, desired.scope)
+    target.apply(target.plan(_release(desired, 1)))
+    start = time.perf_counter()
+    for n, (content, plan) in enumerate(zip(contents, plans, strict=True)):
+        store.append(content, expected_head=n or None, audit=audit)
+        target.apply(plan)
+    both = count / (time.perf_counter() - start)
+    store.close()
+    target.close()
+
     client = EtcdClient(EtcdConfig.from_url(url))
     key = f"{prefix}/raw".encode()
     value = b"x" * 4000
@@ -363,15 +377,21 @@ def _throughput(endpoint: str, desired: Any, rendered: Any, resolved: Any, count
         client.txn([], [put(key, value)])
     raw = count / (time.perf_counter() - start)
     client.close()
-    return {"appends": appends, "publishes": publishes, "raw": raw, "content_bytes": float(size)}
+    return {
+        "appends": appends,
+        "publishes": publishes,
+        "both": both,
+        "raw": raw,
+        "content_bytes": float(size),
+    }
 
 
 # -- client comparison ---------------------------------------------------------------------
 
 
 def _clients(endpoint: str, rounds: int) -> dict[str, dict[str, list[float]]]:
-    import httpx
-
+    """Our EtcdClient against the clients one would pick for the JSON gateway (those that
+    are installed: ``python -m benchmarks`` installs them) and a bare connection."""
     from tierconf.etcd import EtcdClient, EtcdConfig
     from tierconf.etcd._client import put
 
@@ -379,9 +399,9 @@ def _clients(endpoint: str, rounds: int) -> dict[str, dict[str, list[float]]]:
     key = f"/bench-client-{time.monotonic_ns()}".encode()
     ours = EtcdClient(EtcdConfig.from_url(f"etcd://{host}:{port}"))
     conn = http.client.HTTPConnection(host, int(port), timeout=5)
-    hx = httpx.Client(base_url=endpoint, timeout=5)
     range_body = json.dumps({"key": base64.b64encode(key).decode()})
     put_body = json.dumps({"compare": [], "success": [put(key, b"v" * 100)]})
+    closers: list[Callable[[], object]] = [ours.close, conn.close]
 
     def raw(path: str, body: str) -> None:
         conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
@@ -389,16 +409,33 @@ def _clients(endpoint: str, rounds: int) -> dict[str, dict[str, list[float]]]:
 
     contenders: dict[str, dict[str, Callable[[], object]]] = {
         "range": {
-            "etcd3gw (ours)": lambda: ours.range(key),
+            OURS_CLIENT: lambda: ours.range(key),
             "http.client": lambda: raw("/v3/kv/range", range_body),
-            "httpx": lambda: hx.post("/v3/kv/range", content=range_body).json(),
         },
         "put txn": {
-            "etcd3gw (ours)": lambda: ours.txn([], [put(key, b"v" * 100)]),
+            OURS_CLIENT: lambda: ours.txn([], [put(key, b"v" * 100)]),
             "http.client": lambda: raw("/v3/kv/txn", put_body),
-            "httpx": lambda: hx.post("/v3/kv/txn", content=put_body).json(),
         },
     }
+    try:
+        from etcd3gw.client import Etcd3Client
+
+        gw = Etcd3Client(host=host, port=int(port), api_path="/v3/")  # as shipped: requests' defaults
+        range_json, put_json = json.loads(range_body), json.loads(put_body)
+        contenders["range"]["etcd3gw"] = lambda: gw.post(gw.get_url("/kv/range"), json=range_json)
+        contenders["put txn"]["etcd3gw"] = lambda: gw.post(gw.get_url("/kv/txn"), json=put_json)
+        closers.append(gw.session.close)
+    except ImportError:
+        pass
+    try:
+        import httpx
+
+        hx = httpx.Client(base_url=endpoint, timeout=5)
+        contenders["range"]["httpx"] = lambda: hx.post("/v3/kv/range", content=range_body).json()
+        contenders["put txn"]["httpx"] = lambda: hx.post("/v3/kv/txn", content=put_body).json()
+        closers.append(hx.close)
+    except ImportError:
+        pass
     out: dict[str, dict[str, list[float]]] = {}
     for operation, calls in contenders.items():
         samples: dict[str, list[float]] = {name: [] for name in calls}
@@ -410,9 +447,8 @@ def _clients(endpoint: str, rounds: int) -> dict[str, dict[str, list[float]]]:
                 call()
                 samples[name].append(time.perf_counter() - start)
         out[operation] = samples
-    ours.close()
-    conn.close()
-    hx.close()
+    for close in closers:
+        close()
     return out
 
 
@@ -496,18 +532,35 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 "ours_median": rates["publishes"],
                 "floor_median": rates["raw"],
                 "unit": "publishes/s",
-                "notes": f"{count} publishes back to back (read + one transaction each)",
+                "notes": (
+                    f"{count} publishes back to back (one transaction each: the target keeps what "
+                    "it wrote, the compares guard it)"
+                ),
+            })
+            rows.append({
+                "name": "release + publish: append then EtcdTarget.apply, per release",
+                "ours_median": rates["both"],
+                "floor_median": rates["raw"] / 2,
+                "unit": "releases/s",
+                "notes": (
+                    f"{count} releases recorded and published back to back (two transactions each, "
+                    "as `tierconf release` then `tierconf deploy --target etcd://`); floor = raw 4 KB "
+                    "puts / 2"
+                ),
             })
             clients = _clients(server.endpoint, client_rounds)
             for operation, samples in clients.items():
                 medians = {name: statistics.median(v) * 1e6 for name, v in samples.items()}
                 rows.append({
                     "name": f"etcd client: {operation} (JSON gateway)",
-                    "ours_median": medians["etcd3gw (ours)"],
-                    "peers": {k: v for k, v in medians.items() if k != "etcd3gw (ours)"},
+                    "ours_median": medians[OURS_CLIENT],
+                    "peers": {k: v for k, v in medians.items() if k not in (OURS_CLIENT, "http.client")},
                     "floor_median": medians["http.client"],
                     "unit": "us",
-                    "notes": "median of interleaved calls; floor = hand-written http.client keep-alive",
+                    "notes": (
+                        "median of interleaved calls; ours = EtcdClient (failover, auth, pooled "
+                        "http.client keep-alive); floor = one bare http.client connection"
+                    ),
                 })
         finally:
             server.stop()

@@ -1,4 +1,4 @@
-"""etcd as tierconf's distributed backend (extra ``etcd``: etcd3gw, imported lazily).
+"""etcd as tierconf's distributed backend (its v3 JSON gateway, over the standard library).
 
 Three implementations of tierconf's boundaries share one client::
 

@@ -1,8 +1,11 @@
 """``EtcdClient``: the one boundary between tierconf and etcd's v3 JSON gateway.
 
-Unary calls (range, txn, compaction, auth) go through `etcd3gw`_ (the OpenStack client of
-the gateway, imported lazily); the watch stream is read here, line by line, because
-etcd3gw's watch drops what a resuming watcher needs (the ``compact_revision`` of a
+Unary calls (range, txn, compaction, auth) are JSON POSTs over keep-alive connections
+(:class:`~tierconf.etcd._http.HttpPool`, on the standard library's ``http.client``);
+the watch stream is read line by line on a connection of its own. The gateway is etcd's
+documented HTTP API, so no client library is needed: etcd3gw (OpenStack's client of
+the gateway, used until the benchmark showed it) spends 0.3-0.5 ms per call in
+``requests`` and drops what a resuming watcher needs (the ``compact_revision`` of a
 cancelled watch, stream errors, the ``hasleader`` guard). Requests are built as plain
 data (:func:`put`, :func:`delete`, :func:`compare_mod`...) and only then sent.
 
@@ -21,8 +24,6 @@ Errors::
 
 They are internal: the store, the target and the watcher translate them into
 ``StoreError``, ``DeployError`` and ``SourceUnavailableError`` (``raise ... from exc``).
-
-.. _etcd3gw: https://opendev.org/openstack/etcd3gw
 """
 
 from __future__ import annotations
@@ -40,9 +41,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tierconf.errors import missing_extra
-
 from ._config import EtcdConfig
+from ._http import HttpPool, host_of, port_of
 
 Json = dict[str, Any]
 
@@ -205,52 +205,17 @@ class EtcdClient:
 
     Safe to share between threads. ``secure`` is True over TLS and ``authenticated`` once
     a user/password login succeeded (the cluster has auth on).
-
-    Raises:
-        DependencyMissingError: etcd3gw is not installed (``pip install 'tierconf[etcd]'``).
     """
 
     def __init__(self, config: EtcdConfig) -> None:
-        try:
-            import requests
-            from etcd3gw.client import Etcd3Client
-        except ImportError as exc:
-            raise missing_extra("etcd3gw", "etcd") from exc
         self.config = config
         self._lock = threading.Lock()
         self._index = 0
         self._token: str | None = None
         self._auth_off = False
         self._closed = False
-        session = requests.Session()
-        # No proxy or netrc lookups from the environment: they cost ~0.4 ms per call (half
-        # of a loopback request), and the watch streams (http.client) never used a proxy,
-        # so unary calls and streams now reach the members the same way.
-        session.trust_env = False
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        # Per request, not on the session: requests lets REQUESTS_CA_BUNDLE override a
-        # session's verify, which would silently ignore ?ca=.
-        self._tls: dict[str, Any] = {}
-        if config.tls:
-            self._tls["verify"] = config.ca or True
-            if config.cert and config.key:
-                self._tls["cert"] = (config.cert, config.key)
-        self._session = session
-        timeout = (min(2.0, config.timeout), config.timeout)
-        self._clients = [
-            Etcd3Client(
-                host=_host(endpoint),
-                port=_port(endpoint),
-                protocol="https" if config.tls else "http",
-                timeout=timeout,  # type: ignore[arg-type] # requests takes (connect, read)
-                api_path="/v3/",
-                session=session,
-            )
-            for endpoint in config.endpoints
-        ]
         self._ssl: ssl.SSLContext | None = _ssl_context(config) if config.tls else None
+        self._pool = HttpPool(self._ssl, connect_timeout=min(2.0, config.timeout), timeout=config.timeout)
 
     @property
     def name(self) -> str:
@@ -384,7 +349,7 @@ class EtcdClient:
                     if time.monotonic() + backoff > deadline:
                         raise EtcdUnavailableError(
                             f"no etcd endpoint of {self.name} answered within {self.config.deadline:.0f}s "
-                            f"(last: {endpoint}: {exc})",
+                            f"(last: {exc})",
                             retriable=True,
                             endpoint=endpoint,
                         ) from exc
@@ -399,23 +364,16 @@ class EtcdClient:
             EtcdRequestError: the member did not answer in ``timeout`` seconds, or refused.
         """
         self._check_open()
-        index = self.config.endpoints.index(endpoint)
-        client = self._clients[index]
+        body = json.dumps({"key": b64(key)}).encode()
         try:
-            response = self._session.post(
-                client.get_url("/kv/range"),
-                json={"key": b64(key)},
-                headers=self.headers(),
-                timeout=(min(timeout, 2.0), timeout),
-                **self._tls,
-            )
-        except OSError as exc:
-            raise EtcdRequestError(f"{endpoint}: {exc}", retriable=True, endpoint=endpoint) from exc
-        if response.status_code != 200:
-            message = f"{endpoint}: HTTP {response.status_code}: {response.text[:200]}"
+            status, data = self._pool.post(endpoint, "/v3/kv/range", body, self.headers(), timeout=timeout)
+        except (OSError, http.client.HTTPException) as exc:
+            message = f"{endpoint}: {_describe(exc)}"
+            raise EtcdRequestError(message, retriable=True, endpoint=endpoint) from exc
+        if status != 200:
+            message = f"{endpoint}: HTTP {status}: {data[:200].decode('utf-8', 'replace')}"
             raise EtcdRequestError(message, retriable=True, endpoint=endpoint)
-        answer: Json = response.json()
-        return _range_result(answer)
+        return _range_result(_decode(data, endpoint))
 
     def rotate(self, failed: str) -> None:
         """Move to the endpoint after ``failed`` (no-op if another thread already moved)."""
@@ -437,7 +395,7 @@ class EtcdClient:
     def close(self) -> None:
         """Close pooled connections; later calls raise. Closing twice is harmless."""
         self._closed = True
-        self._session.close()
+        self._pool.close()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -453,18 +411,18 @@ class EtcdClient:
         """The TLS context for raw connections (watch streams), None without TLS."""
         return self._ssl
 
-    def _post(self, index: int, path: str, body: Json) -> Json:
-        from etcd3gw import exceptions
-
-        client = self._clients[index]
+    def _post(self, index: int, path: str, body: Json, *, authenticated: bool = True) -> Json:
         endpoint = self.config.endpoints[index]
+        headers = self.headers() if authenticated else {"Content-Type": "application/json"}
         try:
-            answer: Json = client.post(client.get_url(path), json=body, headers=self.headers(), **self._tls)
-        except exceptions.Etcd3Exception as exc:
-            raise _translate(exc, endpoint) from exc
-        except OSError as exc:  # requests' own errors are OSErrors too
-            raise EtcdRequestError(f"{endpoint}: {exc}", retriable=True, endpoint=endpoint) from exc
-        return answer
+            status, data = self._pool.post(endpoint, "/v3" + path, json.dumps(body).encode(), headers)
+        except (OSError, http.client.HTTPException) as exc:
+            # Refused, reset, timed out or cut mid-answer: another member may answer.
+            message = f"{endpoint}: {_describe(exc)}"
+            raise EtcdRequestError(message, retriable=True, endpoint=endpoint) from exc
+        if status != 200:
+            raise _refusal(status, data, endpoint)
+        return _decode(data, endpoint)
 
     def _ensure_token(self, index: int) -> None:
         if self.config.user is None or self._token is not None or self._auth_off:
@@ -475,20 +433,11 @@ class EtcdClient:
                 self._token = str(token) if token else None
 
     def _post_unauthenticated(self, index: int) -> Json:
-        from etcd3gw import exceptions
-
-        client = self._clients[index]
         endpoint = self.config.endpoints[index]
         body = {"name": self.config.user, "password": self.config.password}
         try:
-            answer: Json = client.post(
-                client.get_url("/auth/authenticate"),
-                json=body,
-                headers={"Content-Type": "application/json"},
-                **self._tls,
-            )
-        except exceptions.Etcd3Exception as exc:
-            error = _translate(exc, endpoint)
+            return self._post(index, "/auth/authenticate", body, authenticated=False)
+        except EtcdRequestError as error:
             if "authentication is not enabled" in str(error):
                 self._auth_off = True  # go on without a token (and say so via `authenticated`)
                 return {}
@@ -496,11 +445,8 @@ class EtcdClient:
                 raise EtcdRequestError(
                     f"etcd at {endpoint} refused user {self.config.user!r}: wrong user name or password",
                     endpoint=endpoint,
-                ) from exc
-            raise error from exc
-        except OSError as exc:
-            raise EtcdRequestError(f"{endpoint}: {exc}", retriable=True, endpoint=endpoint) from exc
-        return answer
+                ) from error
+            raise
 
     def _drop_token(self) -> None:
         with self._lock:
@@ -515,29 +461,36 @@ def _is_auth_expired(exc: EtcdRequestError) -> bool:
     return any(marker in str(exc) for marker in _AUTH_EXPIRED)
 
 
-def _translate(exc: Exception, endpoint: str) -> EtcdRequestError:
-    """An etcd3gw exception as an :class:`EtcdRequestError` (classified)."""
-    from etcd3gw import exceptions
+def _describe(exc: BaseException) -> str:
+    """``[Errno 111] Connection refused``, ``timed out``; the type when the text is empty."""
+    return str(exc) or type(exc).__name__
 
-    detail = getattr(exc, "detail_text", None) or ""
-    message = str(exc) or type(exc).__name__
+
+def _decode(data: bytes, endpoint: str) -> Json:
+    try:
+        answer = json.loads(data)
+    except ValueError as exc:
+        raise EtcdRequestError(f"{endpoint}: answer is not JSON: {data[:200]!r}", endpoint=endpoint) from exc
+    if not isinstance(answer, dict):
+        raise EtcdRequestError(f"{endpoint}: answer is not a JSON object", endpoint=endpoint)
+    return answer
+
+
+def _refusal(status: int, data: bytes, endpoint: str) -> EtcdRequestError:
+    """A non-200 answer of the gateway as an :class:`EtcdRequestError` (classified).
+
+    The gateway answers ``{"error": "etcdserver: ...", "code": N, "message": "..."}``;
+    whether another attempt may help is read from the message, as etcd's own clients do.
+    """
+    message = data[:500].decode("utf-8", "replace").strip() or f"HTTP {status}"
     with contextlib.suppress(ValueError, TypeError, AttributeError):
-        parsed = json.loads(detail)
+        parsed = json.loads(data)
         message = str(parsed.get("error") or parsed.get("message") or message)
     text = f"{endpoint}: {message}"
     if "compacted" in message:
         return CompactedError(text, compact_revision=0, endpoint=endpoint)
-    transport = isinstance(exc, exceptions.ConnectionFailedError | exceptions.ConnectionTimeoutError)
-    retriable = transport or any(marker in message for marker in _RETRIABLE)
+    retriable = status in (502, 504) or any(marker in message for marker in _RETRIABLE)
     return EtcdRequestError(text, retriable=retriable, endpoint=endpoint)
-
-
-def _host(endpoint: str) -> str:
-    return endpoint.split("://", 1)[1].rsplit(":", 1)[0]
-
-
-def _port(endpoint: str) -> int:
-    return int(endpoint.rsplit(":", 1)[1])
 
 
 def _ssl_context(config: EtcdConfig) -> ssl.SSLContext:
@@ -563,7 +516,7 @@ class WatchStream:
     ) -> None:
         self.endpoint = endpoint
         self._closed = False
-        host, port = _host(endpoint), _port(endpoint)
+        host, port = host_of(endpoint), port_of(endpoint)
         timeout = client.config.timeout
         context = client.ssl_context()
         conn: http.client.HTTPConnection = (

@@ -431,7 +431,6 @@ def open_etcd_target(
 
     Raises:
         UsageError: the URL is malformed.
-        DependencyMissingError: etcd3gw is not installed.
     """
     config = EtcdConfig.from_url(url)
     if config.app is not None and config.app != scope.app:

@@ -511,7 +511,6 @@ def open_etcd_store(url: str, *, app: str | None = None) -> EtcdRevisionStore:
 
     Raises:
         StoreError: the URL is malformed.
-        DependencyMissingError: etcd3gw is not installed.
     """
     try:
         config = EtcdConfig.from_url(url)

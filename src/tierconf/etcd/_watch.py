@@ -496,7 +496,6 @@ def open_etcd_watcher(url: str, *, tier: str, tenant: str | None, app: str | Non
 
     Raises:
         UsageError: the URL is malformed.
-        DependencyMissingError: etcd3gw is not installed.
     """
     config = EtcdConfig.from_url(url)
     keys = AppKeys(config.prefix, app or config.app or default_app()).live(tier, tenant)

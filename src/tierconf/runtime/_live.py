@@ -270,7 +270,6 @@ class LiveConfig:
         watch resumes where it stopped (:class:`tierconf.etcd.EtcdWatcher`).
 
         Raises:
-            DependencyMissingError: etcd3gw is missing (``pip install 'tierconf[etcd]'``).
             UsageError: the URL is malformed.
             SourceUnavailableError: nothing is published there yet, or etcd cannot be read.
         """
