@@ -7,6 +7,9 @@ live target differs from the last deployed revision (or a fresh render with --re
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,6 +20,8 @@ from tierconf.cli._app import config_options, overlay_options, run_guarded, tier
 
 if TYPE_CHECKING:
     from tierconf.targets import Plan
+    from tierconf.targets._drift_metrics import DriftLabels, DriftMetrics
+    from tierconf.targets._plan import DriftReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -190,6 +195,14 @@ def deploy_command(
 @target_options
 @click.option("--render", "fresh", is_flag=True,
               help="Compare with a fresh render instead of the last deployed revision.")
+@click.option("--every", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Keep checking every SECONDS until stopped (SIGTERM/SIGINT); print each change.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), metavar="PORT",
+              help="With --every: serve tierconf_drift_detected and friends on PORT (/metrics).")
+@click.option("--metrics-addr", default="0.0.0.0", show_default=True, metavar="ADDR",  # noqa: S104 - a scrape target
+              help="Address --metrics-port listens on.")
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+              help="Write the metrics after each check (node_exporter textfile format, atomic).")
 def drift_command(
     config_dir: Path | None,
     secrets_dir: Path | None,
@@ -205,18 +218,29 @@ def drift_command(
     store_url: str | None,
     fmt: str,
     fresh: bool,
+    every: float | None,
+    metrics_port: int | None,
+    metrics_addr: str,
+    metrics_file: Path | None,
 ) -> None:
     """Compare a live target with what was deployed to it, per object and KEY.
 
     Exit 3 when anything drifted, 0 otherwise. Secrets are compared by fingerprint and
     shown masked; the field manager that last wrote a drifted key is named when known.
+    With --every it keeps checking (exit 0 when stopped), prints the report whenever it
+    changes and, with --metrics-port or --metrics-file, exports tierconf_drift_detected
+    for the shipped dashboard and alerts.
     """
 
     def body() -> int:
         from tierconf.cli._common import build_request, open_tree
+        from tierconf.errors import UsageError
         from tierconf.store import DEFAULT_STORE_URL, open_store
         from tierconf.targets import DriftOptions, TargetOptions, drift, open_target, scope_for
+        from tierconf.targets._drift_metrics import DriftLabels, DriftMetrics
 
+        if metrics_port is not None and every is None:
+            raise UsageError("--metrics-port serves a check that keeps running: add --every SECONDS")
         tree = open_tree(config_dir)
         request = build_request(environment, tenant, values_files, sets)
         options = DriftOptions(
@@ -230,16 +254,81 @@ def drift_command(
         )
         target = open_target(target_url, scope_for(tree, request, namespace), options.target_options)
         store = open_store(store_url or DEFAULT_STORE_URL)
+        metrics = DriftMetrics() if (metrics_port is not None or metrics_file is not None) else None
+        labels = DriftLabels(request.tier.value, request.tenant or "", target.name)
         try:
-            report = drift(tree, request, options, store=store, target=target)
+            if every is None:
+                report = drift(tree, request, options, store=store, target=target)
+                if metrics is not None and metrics_file is not None:
+                    metrics.observed(labels, report, time.time())
+                    metrics.write_textfile(metrics_file)
+                click.echo(_drift_output(report, fmt), nl=False)
+                return DRIFT_EXIT_CODE if report.drift else 0
+            if metrics is not None and metrics_port is not None:
+                try:
+                    metrics.serve(metrics_port, metrics_addr)
+                except OSError as exc:
+                    where = f"--metrics-port {metrics_port}: cannot listen on {metrics_addr}"
+                    raise UsageError(f"{where}: {exc}") from exc
+            return _drift_loop(
+                lambda: drift(tree, request, options, store=store, target=target),
+                every,
+                fmt,
+                metrics,
+                labels,
+                metrics_file,
+            )
         finally:
             target.close()
             if store is not None:
                 store.close()
-        if fmt == "json":
-            click.echo(json.dumps(report.to_json(), indent=2))
-        else:
-            click.echo(report.format_text(), nl=False)
-        return DRIFT_EXIT_CODE if report.drift else 0
 
     run_guarded(body)
+
+
+def _drift_output(report: DriftReport, fmt: str, *, compact: bool = False) -> str:
+    if fmt == "json":
+        return json.dumps(report.to_json(), indent=None if compact else 2) + "\n"
+    text: str = report.format_text()
+    return text
+
+
+def _drift_loop(
+    check: Callable[[], DriftReport],
+    every: float,
+    fmt: str,
+    metrics: DriftMetrics | None,
+    labels: DriftLabels,
+    metrics_file: Path | None,
+) -> int:
+    """Run ``check`` every ``every`` seconds until SIGTERM/SIGINT; print what changes.
+
+    A check that cannot run (target or store unreachable) is reported once per distinct
+    error on stderr and counted; the loop goes on.
+    """
+    from tierconf.errors import TierconfError
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    shown: object = None
+    while True:
+        try:
+            report = check()
+        except TierconfError as exc:
+            if metrics is not None:
+                metrics.failed(labels)
+            if shown != str(exc):
+                click.echo(f"error: drift check failed: {exc}; retrying every {every:g}s", err=True)
+                shown = str(exc)
+        else:
+            if metrics is not None:
+                metrics.observed(labels, report, time.time())
+            state = report.to_json()
+            if state != shown:
+                click.echo(_drift_output(report, fmt, compact=True), nl=False)
+                shown = state
+        if metrics is not None and metrics_file is not None:
+            metrics.write_textfile(metrics_file)
+        if stop.wait(every):
+            return 0

@@ -14,7 +14,7 @@ these metrics::
     tierconf_config_reload_duration_seconds (histogram)              tierconf.runtime
     tierconf_config_last_success_timestamp_seconds                   tierconf.runtime
     tierconf_config_subscriber_errors_total                          tierconf.runtime
-    tierconf_drift_detected{environment,tenant}                      the drift check
+    tierconf_drift_detected{environment,tenant,target}               tierconf drift --every/--metrics-*
     tierconf_replica_in_rotation{replica,tenant}                     tierconf.integrations
     tierconf_replica_lag_seconds{replica,tenant}                     tierconf.integrations
     tierconf_replica_rotation_changes_total{replica,tenant,direction,reason}
