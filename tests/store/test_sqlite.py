@@ -358,3 +358,38 @@ class TestKillNine:
         assert report.entries == len(rows)
         store.close()
         print(f"kill -9: {done} runs, {len(rows)} revisions, seed {seed}")
+
+
+def _open_at(path: str, barrier: object, errors: object) -> None:
+    """Child process of the race test: wait for the others, then open the store."""
+    barrier.wait()  # type: ignore[attr-defined]
+    try:
+        SqliteRevisionStore(path).close()
+    except BaseException as exc:  # reported to the parent
+        errors.put(repr(exc))  # type: ignore[attr-defined]
+
+
+class TestFreshStoreRace:
+    def test_many_processes_open_a_new_file_at_once(self, tmp_path: Path) -> None:
+        """Processes racing to create, switch to WAL and migrate a new store all get it
+        (SQLite answers "database is locked" at once there, without its busy handler):
+        the first releases on a fresh checkout must not fail."""
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        failures: list[str] = []
+        for attempt in range(6):
+            path = tmp_path / f"try-{attempt}" / "store.db"
+            path.parent.mkdir()
+            barrier, errors = context.Barrier(12), context.Queue()
+            args = (str(path), barrier, errors)
+            children = [context.Process(target=_open_at, args=args) for _ in range(12)]
+            for child in children:
+                child.start()
+            for child in children:
+                child.join(60)
+            while not errors.empty():
+                failures.append(errors.get())
+            errors.close()
+            errors.join_thread()
+        assert failures == []

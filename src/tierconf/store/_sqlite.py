@@ -15,8 +15,10 @@ newer tierconf is refused rather than guessed at.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,8 +112,7 @@ class SqliteRevisionStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the revision store at {self.path}: {exc}") from exc
         try:
-            self._configure(conn)
-            self._migrate(conn)
+            self._open(conn, timeout)
         except sqlite3.Error as exc:
             conn.close()
             raise self._translate(exc) from exc
@@ -119,6 +120,30 @@ class SqliteRevisionStore:
             conn.close()
             raise
         self._conn: sqlite3.Connection | None = conn
+
+    def _open(self, conn: sqlite3.Connection, timeout: float) -> None:
+        """Switch to WAL and migrate, waiting up to ``timeout`` seconds for other processes.
+
+        SQLite answers "database is locked" at once, without its busy handler, when several
+        connections race to switch a new file to WAL or to upgrade a read to a write: the
+        first releases on a fresh checkout (eight in the tests) get it. Retried here.
+        """
+        deadline = time.monotonic() + timeout
+        pause = 0.005
+        while True:
+            try:
+                self._configure(conn)
+                self._migrate(conn)
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() + pause > deadline:
+                    raise
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                time.sleep(pause * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not crypto
+                pause = min(pause * 2, 0.2)
+            else:
+                return
 
     def head(self, tier: str, tenant: str | None) -> Revision | None:
         """See :meth:`RevisionStore.head`."""
