@@ -82,6 +82,18 @@ class TestDriftMetrics:
         assert f'environment="development",target="dir:{gitops}",tenant=""' in text
         assert not list(tmp_path.glob("drift.prom.*"))  # written through a temp file, renamed
 
+    def test_one_failed_check_is_in_the_textfile(self, tmp_path: Path) -> None:
+        """A CronJob-style check that cannot reach its target exits 1 with one line and
+        leaves a textfile that says so (an error, no invented drift value)."""
+        prom = tmp_path / "drift.prom"
+        target = f"etcd://127.0.0.1:{free_port()}?timeout=0.1"
+        result = run_cli(
+            "drift", "-e", "dev", "--target", target, "--render", "--metrics-file", str(prom), cwd=tmp_path
+        )
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert sample(prom.read_text(), "tierconf_drift_check_errors_total") == 1
+        assert sample(prom.read_text(), "tierconf_drift_detected") is None
+
     def test_every_serves_metrics_until_stopped(self, tmp_path: Path) -> None:
         """A long-running check: /metrics follows drift and its healing; each change of
         state is printed once; SIGTERM stops it with exit 0; no secret is printed."""

@@ -210,3 +210,47 @@ class TestSharedStream:
             for live in lives:
                 live.close()
             target.close()
+
+    def test_a_forked_child_opens_its_own_stream(
+        self, etcd_server, prefix: str, dev_desired: DesiredState
+    ) -> None:
+        """A worker forked from a process that already follows the scope (gunicorn
+        --preload) gets a stream of its own, not the parent's thread-less one: it follows
+        releases published after the fork."""
+        import multiprocessing
+
+        url = etcd_url([etcd_server.endpoint], prefix)
+        target = open_target(url, dev_desired.scope)
+        target.apply(target.plan(release_n(dev_desired, 1)))
+        parent = LiveConfig.from_etcd(url, environment="development", options=runtime_options())
+        context = multiprocessing.get_context("fork")
+        ready, outcome = context.Queue(), context.Queue()
+        child = context.Process(target=_follow_in_child, args=(url, ready, outcome))
+        try:
+            child.start()
+            assert ready.get(timeout=WAIT_CHILD) == "1"
+            target.apply(target.plan(release_n(dev_desired, 2)))
+            assert outcome.get(timeout=WAIT_CHILD) == "2"
+            wait_for(lambda: parent.revision == "2", what="the parent to follow too")
+        finally:
+            child.join(WAIT_CHILD)
+            parent.close()
+            target.close()
+            for queue in (ready, outcome):
+                queue.close()
+                queue.join_thread()
+
+
+WAIT_CHILD = 30.0
+
+
+def _follow_in_child(url: str, ready: object, outcome: object) -> None:
+    """In a forked child: open the scope, report its revision, wait for the next release."""
+    import time
+
+    with LiveConfig.from_etcd(url, environment="development", options=runtime_options()) as live:
+        ready.put(live.revision)  # type: ignore[attr-defined]
+        deadline = time.monotonic() + WAIT_CHILD
+        while live.revision == "1" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        outcome.put(live.revision)  # type: ignore[attr-defined]

@@ -238,6 +238,17 @@ def expected_alerts() -> dict[str, list[dict[str, Any]]]:
                 }
             },
         ],
+        "TierconfDriftCheckFailing": [
+            {
+                "exp_labels": {
+                    "namespace": "spotify",
+                    "environment": "production",
+                    "tenant": "acme",
+                    "target": "kubernetes",
+                    "severity": "warning",
+                }
+            },
+        ],
         "TierconfReplicaOutOfRotation": [
             {
                 "exp_labels": {
@@ -277,6 +288,23 @@ def scenarios(rule_file: Path) -> dict[str, Any]:
         ),
         series(
             "tierconf_drift_detected", steady, namespace="spotify", environment="production", tenant="globex"
+        ),
+        # The drift check of acme fails from minute 5 on; globex's runs clean.
+        series(
+            "tierconf_drift_check_errors_total",
+            "0x4 1+1x25",
+            namespace="spotify",
+            environment="production",
+            tenant="acme",
+            target="kubernetes",
+        ),
+        series(
+            "tierconf_drift_check_errors_total",
+            steady,
+            namespace="spotify",
+            environment="production",
+            tenant="globex",
+            target="kubernetes",
         ),
         # Replica: api-1 took it out at minute 20; api-2 still uses it.
         series(

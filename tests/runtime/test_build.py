@@ -214,3 +214,13 @@ class TestMemo:
         b = build_state(dev_files, "/mnt/b/", DEV, memo=memo)
         assert str(a.config.database.postgres.password) != str(b.config.database.postgres.password)
         assert "/mnt/b/DB_PASSWORD" in repr(b.config.database.postgres.password)
+
+    def test_memo_keeps_no_secret(self, dev_files: Files) -> None:
+        """Secret KEYs are read afresh each time: the memo never holds their plaintext."""
+        memo: ParseMemo = {}
+        build_state(dev_files, "/etc/config/", DEV, memo=memo)
+        secrets = [dev_files[key] for key in SECRET_KEYS]
+        assert memo
+        for memo_key, value in memo.items():
+            assert not any(secret in memo_key for secret in secrets)
+            assert not any(secret.decode() in repr(value) for secret in secrets)

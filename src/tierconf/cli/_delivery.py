@@ -234,7 +234,7 @@ def drift_command(
 
     def body() -> int:
         from tierconf.cli._common import build_request, open_tree
-        from tierconf.errors import UsageError
+        from tierconf.errors import TierconfError, UsageError
         from tierconf.store import DEFAULT_STORE_URL, open_store
         from tierconf.targets import DriftOptions, TargetOptions, drift, open_target, scope_for
         from tierconf.targets._drift_metrics import DriftLabels, DriftMetrics
@@ -258,7 +258,13 @@ def drift_command(
         labels = DriftLabels(request.tier.value, request.tenant or "", target.name)
         try:
             if every is None:
-                report = drift(tree, request, options, store=store, target=target)
+                try:
+                    report = drift(tree, request, options, store=store, target=target)
+                except TierconfError:
+                    if metrics is not None and metrics_file is not None:
+                        metrics.failed(labels)  # the file says the check could not run
+                        metrics.write_textfile(metrics_file)
+                    raise
                 if metrics is not None and metrics_file is not None:
                     metrics.observed(labels, report, time.time())
                     metrics.write_textfile(metrics_file)
@@ -312,6 +318,7 @@ def _drift_loop(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     shown: object = None
+    shown_write: str | None = None
     while True:
         try:
             report = check()
@@ -329,6 +336,19 @@ def _drift_loop(
                 click.echo(_drift_output(report, fmt, compact=True), nl=False)
                 shown = state
         if metrics is not None and metrics_file is not None:
-            metrics.write_textfile(metrics_file)
+            shown_write = _write_metrics(metrics, metrics_file, every, shown_write)
         if stop.wait(every):
             return 0
+
+
+def _write_metrics(metrics: DriftMetrics, path: Path, every: float, shown: str | None) -> str | None:
+    """Write the textfile; a failure (full disk, removed directory) is reported once and
+    does not stop the loop. Returns the error shown, for the next call."""
+    try:
+        metrics.write_textfile(path)
+    except OSError as exc:
+        message = f"cannot write {path}: {exc.strerror or exc}"
+        if shown != message:
+            click.echo(f"error: {message}; retrying every {every:g}s", err=True)
+        return message
+    return None

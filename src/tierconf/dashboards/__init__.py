@@ -6,8 +6,8 @@ dashboard into Grafana's provisioning directory or a ConfigMap with the
 
 The dashboard (uid ``tierconf-config``) shows reload results and latency, the revision
 each pod serves, drift, and read-replica routing. The rules alert on failing reloads, a pod
-on a stale revision, drift, a replica out of rotation and failing change callbacks. They read
-these metrics::
+on a stale revision, drift, a drift check that cannot run, a replica out of rotation and
+failing change callbacks. They read these metrics::
 
     tierconf_config_info{environment,tenant,revision,checksum}       tierconf.runtime
     tierconf_config_reloads_total{environment,tenant,result}         tierconf.runtime
@@ -15,6 +15,7 @@ these metrics::
     tierconf_config_last_success_timestamp_seconds                   tierconf.runtime
     tierconf_config_subscriber_errors_total                          tierconf.runtime
     tierconf_drift_detected{environment,tenant,target}               tierconf drift --every/--metrics-*
+    tierconf_drift_check_errors_total{environment,tenant,target}     tierconf drift --every/--metrics-*
     tierconf_replica_in_rotation{replica,tenant}                     tierconf.integrations
     tierconf_replica_lag_seconds{replica,tenant}                     tierconf.integrations
     tierconf_replica_rotation_changes_total{replica,tenant,direction,reason}
@@ -40,6 +41,7 @@ DASHBOARD_METRICS = frozenset(
         "tierconf_config_last_success_timestamp_seconds",
         "tierconf_config_subscriber_errors_total",
         "tierconf_drift_detected",
+        "tierconf_drift_check_errors_total",
         "tierconf_replica_in_rotation",
         "tierconf_replica_lag_seconds",
         "tierconf_replica_rotation_changes_total",

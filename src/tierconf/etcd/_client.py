@@ -104,6 +104,7 @@ class RangeResult:
     kvs: tuple[KeyValue, ...]
     revision: int
     more: bool = False
+    count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,11 +156,14 @@ def delete(key: bytes, range_end: bytes | None = None) -> Json:
     return {"request_delete_range": body}
 
 
-def get(key: bytes, range_end: bytes | None = None) -> Json:
-    """A range operation of a transaction (read inside the transaction's snapshot)."""
+def get(key: bytes, range_end: bytes | None = None, *, count_only: bool = False) -> Json:
+    """A range operation of a transaction (read inside the transaction's snapshot);
+    ``count_only`` answers with the number of keys only (``RangeResult.count``)."""
     body: Json = {"key": b64(key)}
     if range_end is not None:
         body["range_end"] = b64(range_end)
+    if count_only:
+        body["count_only"] = True
     return {"request_range": body}
 
 
@@ -194,6 +198,7 @@ def _range_result(body: Mapping[str, Any]) -> RangeResult:
         kvs=tuple(_kv(item) for item in body.get("kvs") or ()),
         revision=_int((body.get("header") or {}).get("revision")),
         more=bool(body.get("more")),
+        count=_int(body.get("count")),
     )
 
 

@@ -46,7 +46,17 @@ from tierconf.targets._protocol import (
 )
 from tierconf.targets._state import state_of
 
-from ._client import EtcdClient, EtcdRequestError, Json, KeyValue, compare_mod, delete, prefix_end, put
+from ._client import (
+    EtcdClient,
+    EtcdRequestError,
+    Json,
+    KeyValue,
+    compare_mod,
+    delete,
+    get,
+    prefix_end,
+    put,
+)
 from ._config import DEFAULT_PREFIX, EtcdConfig
 from ._keys import AppKeys, LiveKeys
 from ._manifest import Manifest, ManifestError, data_checksum
@@ -224,10 +234,16 @@ class EtcdTarget:
             known = self._known if attempt == 0 else None
             published = known if known is not None else self._read()
             current = published.manifest
-            if current is not None and current.publish_id == publish_id:
-                return self._result(refs, current, release)
+            if (
+                current is not None
+                and current.publish_id == publish_id
+                and not _diff_ops(self.keys, published, release)
+            ):
+                return self._result(refs, current, release)  # landed, its answer was lost
             desired = plan.desired
             if _newer(current, desired.revision):
+                if published is known:
+                    continue  # a refusal is decided on a fresh read, never on a remembered one
                 raise DeployError(
                     f"{self.name} already publishes revision {current.revision} of "  # type: ignore[union-attr]
                     f"{self.scope.describe()}, newer than revision {desired.revision}; deploy the "
@@ -249,9 +265,11 @@ class EtcdTarget:
             if objects != published.objects:
                 ops.append(put(self.keys.objects, objects))
             if current is not None and not ops and _same_release(current, manifest):
+                if published is known:
+                    continue  # "already published" is decided on a fresh read too
                 return self._result(refs, current, release, unchanged=True)
             try:
-                revision = self._send(published, ops, manifest)
+                revision = self._send(published, ops, manifest, release)
             except EtcdRequestError as exc:
                 self._known = None
                 if not exc.retriable:
@@ -273,9 +291,19 @@ class EtcdTarget:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _send(self, published: Published, ops: list[Json], manifest: Manifest) -> int | None:
+    def _send(
+        self, published: Published, ops: list[Json], manifest: Manifest, release: Release
+    ) -> int | None:
         """Write the difference and the manifest: the etcd revision of the manifest, or
-        None when a compare failed (re-read)."""
+        None when it must be done again from a fresh read (a compare failed, or KEYs of the
+        scope were deleted meanwhile).
+
+        The compares catch any key written since ``published`` was read, but not a key
+        deleted since (etcd compares only see keys that exist): the last transaction
+        therefore also counts the scope's values and fingerprints, and a count short of
+        the release means a KEY vanished; the next attempt re-reads and puts it back, so a
+        publish never ends on a manifest whose KEYs are not all there.
+        """
         ops = [*ops, put(self.keys.manifest, manifest.to_json())]
         mod = published.manifest_kv.mod_revision if published.manifest_kv is not None else 0
         since = published.revision
@@ -284,10 +312,17 @@ class EtcdTarget:
                 compare_mod(self.keys.manifest, "EQUAL", mod),
                 compare_mod(self.keys.prefix, "LESS", since + 1, prefix_end(self.keys.prefix)),
             ]
-            result = self._client.txn(compares, chunk)
+            counts = [
+                get(self.keys.keys, prefix_end(self.keys.keys), count_only=True),
+                get(self.keys.fingerprints, prefix_end(self.keys.fingerprints), count_only=True),
+            ]
+            result = self._client.txn(compares, [*chunk, *counts] if last else chunk)
             if not result.succeeded:
                 return None
             if last:
+                values, fingerprints = (r.count for r in result.ranges)
+                if (values, fingerprints) != (len(release.values), len(release.fingerprints)):
+                    return None
                 return result.revision
             since = result.revision  # our own chunk: later chunks compare against it
         raise AssertionError("unreachable: _chunks always yields a last chunk")

@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from tierconf.runtime._source import SourceData, SourceUnavailableError
 
@@ -278,8 +280,9 @@ class _Feed:
                 problem,
             )
             return
-        # One object for every consumer: SourceData is immutable and LiveConfig only reads it.
-        data = SourceData(dict(values), self.origin, manifest.label, atomic=True)
+        # One read-only mapping for every consumer: runtimes that share it are known to
+        # hold the same content (tierconf.runtime._build.SharedBuilds).
+        data = SourceData(MappingProxyType(dict(values)), self.origin, manifest.label, atomic=True)
         with self._lock:
             self._latest = data
             self._delivered_revision = revision
@@ -340,6 +343,17 @@ class _Feed:
 _FeedKey = tuple[EtcdConfig, bytes, float]
 _shared_feeds: dict[_FeedKey, _Feed] = {}
 _shared_lock = threading.Lock()
+
+
+def _forget_feeds_after_fork() -> None:
+    # A forked child (gunicorn --preload workers) inherits the registry but not the feeds'
+    # threads: joining one would freeze it on the release current at fork time.
+    global _shared_lock  # noqa: PLW0603 - the registry's lock, replaced in the child only
+    _shared_feeds.clear()
+    _shared_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_feeds_after_fork)
 
 
 class EtcdWatcher:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from tierconf.errors import ConfigError, InvalidConfigurationError, Location, SchemaError
@@ -224,9 +226,15 @@ class _Reader:
         self.problems.append(SchemaError(message, location=where, path=path))
 
     def read(self, key: str, content: bytes) -> None:
-        """Add what ``key`` holding ``content`` contributes (memoised: see :data:`ParseMemo`)."""
+        """Add what ``key`` holding ``content`` contributes (memoised: see :data:`ParseMemo`).
+
+        Secret KEYs and oversized content are read every time instead: cheap, and a memo
+        must not keep a rotated secret's plaintext (or a megabyte) alive.
+        """
+        spec = self.reg.by_key.get(key)
+        remembered = not ((spec is not None and spec.secret) or len(content) > MAX_VALUE_BYTES)
         memo_key = (self.origin, self.tier, key, content)
-        done = self.memo.get(memo_key)
+        done = self.memo.get(memo_key) if remembered else None
         if done is None:
             scratch = _Reader(self.origin, self.tier, self.reg, self.memo)
             scratch.read_uncached(key, content)
@@ -240,7 +248,8 @@ class _Reader:
                 tuple(scratch.problems),
                 bool(scratch.unknown),
             )
-            self.remember(memo_key, done)
+            if remembered:
+                self.remember(memo_key, done)
         for path, entry, layered in done.entries:
             self.entries[path] = entry
             self.layered[path] = layered
@@ -456,13 +465,14 @@ class _Build:
         checksum: str,
     ) -> bool:
         # The checksum (secrets fingerprinted) rules most out cheaply; the exact comparison
-        # of every KEY's bytes, secrets included, decides.
+        # of every KEY's bytes, secrets included, decides (the same read-only mapping, as a
+        # shared etcd stream hands every runtime, is the same content).
         return (
             self.checksum == checksum
             and self.revision == revision
             and self.origin == origin
             and self.target == target
-            and (self.files is files or self.files == files)
+            and ((self.files is files and _read_only(files)) or self.files == files)
         )
 
 
@@ -483,13 +493,20 @@ class SharedBuilds:
         self._lock = threading.Lock()
         self._builds: list[_Build] = []
 
+    def forget(self) -> None:
+        """Drop every build and take a new lock (in a forked child: no thread of the child
+        would finish a build its parent had in flight, or release a lock held at fork)."""
+        self._lock = threading.Lock()
+        self._builds = []
+
     def checksum(self, files: Mapping[str, bytes], secret_keys: Iterable[str]) -> str:
         """:func:`checksum_of` ``files``; the same mapping object handed to many runtimes
         (a shared etcd stream delivers one per release) is hashed once."""
-        with self._lock:
-            for build in self._builds:
-                if build.files is files:
-                    return build.checksum
+        if _read_only(files):
+            with self._lock:
+                for build in self._builds:
+                    if build.files is files:
+                        return build.checksum
         return checksum_of(files, secret_keys)
 
     def build(
@@ -508,17 +525,35 @@ class SharedBuilds:
             InvalidConfigurationError: as :func:`build_state`.
         """
         while True:
-            with self._lock:
-                found = next(
-                    (b for b in self._builds if b.matches(files, origin, target, revision, checksum)), None
-                )
-                if found is None:
-                    mine = _Build(files, origin, target, revision, checksum)
-                    self._builds.append(mine)
-                    if len(self._builds) > self._size:
-                        self._builds.pop(0)
-            if found is None:
-                return self._run(mine, memo)
+            mine: _Build | None = None
+            try:
+                with self._lock:
+                    found = next(
+                        (b for b in self._builds if b.matches(files, origin, target, revision, checksum)),
+                        None,
+                    )
+                    if found is None:
+                        # A mapping the caller may change later is kept as a copy.
+                        kept = files if _read_only(files) else dict(files)
+                        mine = _Build(kept, origin, target, revision, checksum)
+                        self._builds.append(mine)
+                        if len(self._builds) > self._size:
+                            self._builds.pop(0)
+                if mine is not None:
+                    mine.state = build_state(
+                        mine.files, origin, target, revision=revision, checksum=checksum, memo=memo
+                    )
+                    return mine.state
+            except BaseException:
+                if mine is not None:  # failures are not shared: waiters build for themselves
+                    with self._lock:
+                        if mine in self._builds:
+                            self._builds.remove(mine)
+                raise
+            finally:
+                if mine is not None:
+                    mine.done.set()  # whatever happened, nobody waits for it forever
+            assert found is not None  # either this caller built (and returned) or it found one
             found.done.wait()
             if found.state is not None:
                 return found.state
@@ -528,26 +563,11 @@ class SharedBuilds:
                 if found in self._builds:
                     self._builds.remove(found)
 
-    def _run(self, build: _Build, memo: ParseMemo | None) -> LiveState:
-        try:
-            state = build_state(
-                build.files,
-                build.origin,
-                build.target,
-                revision=build.revision,
-                checksum=build.checksum,
-                memo=memo,
-            )
-        except BaseException:
-            with self._lock:
-                if build in self._builds:
-                    self._builds.remove(build)
-            build.done.set()
-            raise
-        build.state = state
-        build.done.set()
-        return state
+
+def _read_only(files: Mapping[str, bytes]) -> bool:
+    return type(files) is MappingProxyType
 
 
 #: The process's shared builds (what every LiveConfig uses).
 shared_builds = SharedBuilds()
+os.register_at_fork(after_in_child=shared_builds.forget)
