@@ -159,7 +159,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
                     "ours_median": pure["ours"],
                     "floor_median": pure["floor"],
                     "unit": "us",
-                    "notes": "TIERCONF_PURE_HASH=1: no mmh3 wheel (prefix state precomputed per flag)",
+                    "notes": "TIERCONF_PURE_HASH=1: no mmh3 (tenant prefix precomputed, blocks memoised)",
                     "goals": [
                         {
                             "goal": "<= 2 us",

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tierconf.flags import FlagEvaluator, Resolution, bucket, compile_flag, evaluate, is_enabled
+from tierconf.flags._bucket import ROLLOUT_SEED, SPLIT_SEED, PrefixHasher, murmur3_32_pure
 from tierconf.flags._constraints import semver_key
 from tierconf.schema._flags import FlagConstraint, FlagDefinition
 
@@ -322,3 +323,40 @@ class TestEvaluator:
             evaluate(flags, "f", tenant="t", user=user, plan="pro")
         per_call = (time.perf_counter() - start) / len(users)
         assert per_call < 20e-6  # generous: CI machines are shared
+
+
+class TestPureHashPath:
+    """Without the mmh3 wheel a compiled flag hashes ``flag:tenant:`` once per tenant and
+    only the user per evaluation: the buckets, rollout and variants are exactly those of
+    the reference hash over the whole key."""
+
+    @given(
+        tenant=st.one_of(st.none(), st.text(max_size=12)),
+        user=st.one_of(st.none(), st.text(max_size=20)),
+    )
+    def test_same_resolution_as_the_whole_key_hash(self, tenant: str | None, user: str | None) -> None:
+        definition = flag(
+            rollout_percent=37,
+            kind="string",
+            variants=[{"name": "a", "value": "A", "weight": 30}, {"name": "b", "value": "B", "weight": 70}],
+            default_variant="a",
+        )
+        native = compile_flag("f", definition)
+        pure = compile_flag("f", definition)
+        # Force the pure-Python path on one of them, whatever is installed.
+        pure._rollout_hash = PrefixHasher("f:", ROLLOUT_SEED)
+        pure._split_hash = PrefixHasher("f:", SPLIT_SEED)
+        expected = native.resolve(tenant, user, None, None) if not _forced_pure(native) else None
+        got = pure.resolve(tenant, user, None, None)
+        key = f"f:{tenant or ''}:{user or ''}".encode()
+        in_rollout = murmur3_32_pure(key, ROLLOUT_SEED) % 10_000 < 3700
+        assert (got.reason == "split" and got.value in ("A", "B")) if in_rollout else got.value == "A"
+        if in_rollout:
+            slot = murmur3_32_pure(key, SPLIT_SEED) % 10_000
+            assert got.value == ("A" if slot < 3000 else "B")
+        if expected is not None:
+            assert got == expected
+
+
+def _forced_pure(compiled: object) -> bool:
+    return getattr(compiled, "_rollout_hash", None) is not None

@@ -90,8 +90,10 @@ class CompiledFlag:
         "_partial",
         "_plans",
         "_prefix",
+        "_rollout_by_tenant",
         "_rollout_hash",
         "_split",
+        "_split_by_tenant",
         "_split_hash",
         "_threshold",
         "definition",
@@ -105,6 +107,8 @@ class CompiledFlag:
         # Without mmh3, hash the "flag:" prefix once per flag (see PrefixHasher).
         self._rollout_hash = None if NATIVE_HASH else PrefixHasher(self._prefix, ROLLOUT_SEED)
         self._split_hash = None if NATIVE_HASH else PrefixHasher(self._prefix, SPLIT_SEED)
+        self._rollout_by_tenant: dict[str, PrefixHasher] = {}
+        self._split_by_tenant: dict[str, PrefixHasher] = {}
         self._enabled = flag.enabled
         self._deny = frozenset(flag.deny_tenants)
         self._allow = frozenset(flag.allow_tenants)
@@ -168,12 +172,13 @@ class CompiledFlag:
                 if not predicate(lookup):
                     return self._off["constraint"]
         if self._partial:
-            suffix = f"{tenant or ''}:{user or ''}"
-            hasher = self._rollout_hash
-            if hasher is None:
+            suffix: str | None = None  # the native hash takes the whole key; the pure one, the user
+            if self._rollout_hash is None:
+                suffix = f"{tenant or ''}:{user or ''}"
                 slot = hash_text(self._prefix + suffix, ROLLOUT_SEED) % BUCKETS
             else:
-                slot = hasher(suffix) % BUCKETS
+                hasher = _by_tenant(self._rollout_by_tenant, self._prefix, tenant, ROLLOUT_SEED)
+                slot = hasher(user or "") % BUCKETS
             if slot >= self._threshold:
                 return self._off["split"]
             return self._on(tenant, user, "split", suffix)
@@ -188,12 +193,30 @@ class CompiledFlag:
             return self._fixed[reason]
         if suffix is None:
             suffix = f"{tenant or ''}:{user or ''}"
-        hasher = self._split_hash
-        slot = (hash_text(self._prefix + suffix, SPLIT_SEED) if hasher is None else hasher(suffix)) % BUCKETS
+        if self._split_hash is None:
+            slot = hash_text(self._prefix + suffix, SPLIT_SEED) % BUCKETS
+        else:
+            hasher = _by_tenant(self._split_by_tenant, self._prefix, tenant, SPLIT_SEED)
+            slot = hasher(user or "") % BUCKETS
         for bound, variant in self._bounds:
             if slot < bound:
                 return Resolution(variant.value, variant.name, "allowed" if reason == "allowed" else "split")
         raise AssertionError("unreachable: the last bound is BUCKETS")  # pragma: no cover
+
+
+_TENANTS_KEPT = 4096
+
+
+def _by_tenant(table: dict[str, PrefixHasher], prefix: str, tenant: str | None, seed: int) -> PrefixHasher:
+    """The pure-Python hasher of ``flag:tenant:`` (tenants are few, users many: mixing the
+    tenant's bytes once per tenant leaves only the user's to hash per evaluation)."""
+    key = tenant or ""
+    hasher = table.get(key)
+    if hasher is None:
+        if len(table) >= _TENANTS_KEPT:
+            table.clear()
+        hasher = table[key] = PrefixHasher(f"{prefix}{key}:", seed)
+    return hasher
 
 
 def _lookup(
