@@ -80,8 +80,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@BUSINESS.rule(
+BUSINESS.not_above(
     "BIZ-REPLICAS-ORDER",
+    "application.scaling.min_replicas",
+    "application.scaling.max_replicas",
     title="min_replicas must not exceed max_replicas",
     rationale="The HorizontalPodAutoscaler rejects minReplicas > maxReplicas, so the "
     "deployment would not be scaled at all.",
@@ -89,14 +91,6 @@ def is_loopback(host: str) -> bool:
     fix="lower MIN_REPLICAS or raise MAX_REPLICAS",
     severity=ERROR_EVERYWHERE,
 )
-def replicas_order(ctx: RuleContext) -> Iterator[RuleHit]:
-    """MIN_REPLICAS <= MAX_REPLICAS."""
-    scaling = ctx.config.application.scaling
-    if scaling.min_replicas > scaling.max_replicas:
-        yield RuleHit(
-            "application.scaling.min_replicas",
-            f"MIN_REPLICAS {scaling.min_replicas} is above MAX_REPLICAS {scaling.max_replicas}",
-        )
 
 
 @BUSINESS.rule(
@@ -313,22 +307,17 @@ def replica_host(ctx: RuleContext) -> Iterator[RuleHit]:
         )
 
 
-@BUSINESS.rule(
+BUSINESS.not_above(
     "BIZ-CACHE-TTL",
+    "application.cache.default_ttl",
+    "application.cache.max_ttl",
+    unit="s",
     title="Default cache TTL above the maximum TTL",
     rationale="Entries stored with the default lifetime would violate the cap every caller relies on.",
     citation="tierconf policy (cache limits)",
     fix="lower CACHE_DEFAULT_TTL to at most CACHE_MAX_TTL",
     severity=ERROR_EVERYWHERE,
 )
-def cache_ttl(ctx: RuleContext) -> Iterator[RuleHit]:
-    """CACHE_DEFAULT_TTL <= CACHE_MAX_TTL."""
-    cache = ctx.config.application.cache
-    if cache.default_ttl > cache.max_ttl:
-        yield RuleHit(
-            "application.cache.default_ttl",
-            f"CACHE_DEFAULT_TTL {cache.default_ttl}s is above CACHE_MAX_TTL {cache.max_ttl}s",
-        )
 
 
 @BUSINESS.rule(
@@ -356,23 +345,16 @@ def session_store(ctx: RuleContext) -> Iterator[RuleHit]:
         )
 
 
-@BUSINESS.rule(
+BUSINESS.not_above(
     "BIZ-UPLOAD-SIZE",
+    "application.uploads.max_file_size_mb",
+    "application.uploads.max_request_size_mb",
     title="Single-file limit above the request limit",
     rationale="A file the per-file limit accepts could never fit in a request.",
     citation="OWASP ASVS 4.0.3 V12.1.1; ASVS 5.0 V5.2.1 (file size limits)",
     fix="keep UPLOAD_MAX_FILE_SIZE_MB <= UPLOAD_MAX_REQUEST_SIZE_MB",
     severity=ERROR_EVERYWHERE,
 )
-def upload_size(ctx: RuleContext) -> Iterator[RuleHit]:
-    """UPLOAD_MAX_FILE_SIZE_MB <= UPLOAD_MAX_REQUEST_SIZE_MB."""
-    uploads = ctx.config.application.uploads
-    if uploads.max_file_size_mb > uploads.max_request_size_mb:
-        yield RuleHit(
-            "application.uploads.max_file_size_mb",
-            f"UPLOAD_MAX_FILE_SIZE_MB {uploads.max_file_size_mb} is above "
-            f"UPLOAD_MAX_REQUEST_SIZE_MB {uploads.max_request_size_mb}",
-        )
 
 
 @BUSINESS.rule(
@@ -404,41 +386,28 @@ def upload_audio(ctx: RuleContext) -> Iterator[RuleHit]:
         )
 
 
-@BUSINESS.rule(
+BUSINESS.not_above(
     "BIZ-PAGE-SIZE",
+    "application.business.default_page_size",
+    "application.business.max_page_size",
     title="Default page size above the maximum page size",
     rationale="A list request without a page size would ask for more than any request may.",
     citation="tierconf policy (pagination limits)",
     fix="keep DEFAULT_PAGE_SIZE <= MAX_PAGE_SIZE",
     severity=ERROR_EVERYWHERE,
 )
-def page_size(ctx: RuleContext) -> Iterator[RuleHit]:
-    """DEFAULT_PAGE_SIZE <= MAX_PAGE_SIZE."""
-    business = ctx.config.application.business
-    if business.default_page_size > business.max_page_size:
-        yield RuleHit(
-            "application.business.default_page_size",
-            f"DEFAULT_PAGE_SIZE {business.default_page_size} is above MAX_PAGE_SIZE {business.max_page_size}",
-        )
 
 
-@BUSINESS.rule(
+BUSINESS.not_above(
     "BIZ-PLAYLIST-LIMITS",
+    "ml.playlist_generation.max_tracks",
+    "application.business.max_tracks_per_playlist",
     title="Generated playlists longer than a playlist may be",
     rationale="The generator would produce playlists that the playlist service refuses to store.",
     citation="tierconf policy (quota coherence)",
     fix="keep PLAYLIST_GENERATION_MAX_TRACKS <= MAX_TRACKS_PER_PLAYLIST",
     severity=ERROR_EVERYWHERE,
 )
-def playlist_limits(ctx: RuleContext) -> Iterator[RuleHit]:
-    """PLAYLIST_GENERATION_MAX_TRACKS <= MAX_TRACKS_PER_PLAYLIST."""
-    generated = ctx.config.ml.playlist_generation.max_tracks
-    limit = ctx.config.application.business.max_tracks_per_playlist
-    if generated > limit:
-        yield RuleHit(
-            "ml.playlist_generation.max_tracks",
-            f"PLAYLIST_GENERATION_MAX_TRACKS {generated} is above MAX_TRACKS_PER_PLAYLIST {limit}",
-        )
 
 
 def parse_size(text: str) -> int | None:

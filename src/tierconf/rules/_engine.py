@@ -15,9 +15,10 @@ hits for rules registered without a ``check``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from operator import attrgetter
 from typing import Any, Literal
 
 from tierconf.findings import SEVERITY_ORDER, Finding, Severity
@@ -197,6 +198,55 @@ class RuleSet:
             return check
 
         return register
+
+    def setting_on(
+        self,
+        code: str,
+        path: str,
+        *,
+        title: str,
+        rationale: str,
+        citation: str,
+        fix: str,
+        severity: TierSeverity,
+    ) -> Rule:
+        """Register a rule that fires when the boolean setting at ``path`` is false
+        (``JWT_VERIFY_EXP is false``)."""
+        value = attrgetter(path)
+
+        def check(ctx: RuleContext) -> Iterator[RuleHit]:
+            if not value(ctx.config):
+                yield RuleHit(path, f"{key_of(path)} is false")
+
+        return self.add(
+            code, title=title, rationale=rationale, citation=citation, fix=fix, severity=severity, check=check
+        )
+
+    def not_above(
+        self,
+        code: str,
+        lower: str,
+        upper: str,
+        *,
+        unit: str = "",
+        title: str,
+        rationale: str,
+        citation: str,
+        fix: str,
+        severity: TierSeverity,
+    ) -> Rule:
+        """Register a rule that fires when the setting at ``lower`` exceeds the one at
+        ``upper`` (``DEFAULT_PAGE_SIZE 200 is above MAX_PAGE_SIZE 100``); ``lower`` is blamed."""
+        low, high = attrgetter(lower), attrgetter(upper)
+
+        def check(ctx: RuleContext) -> Iterator[RuleHit]:
+            below, above = low(ctx.config), high(ctx.config)
+            if below > above:
+                yield RuleHit(lower, f"{key_of(lower)} {below}{unit} is above {key_of(upper)} {above}{unit}")
+
+        return self.add(
+            code, title=title, rationale=rationale, citation=citation, fix=fix, severity=severity, check=check
+        )
 
     def add(
         self,

@@ -167,32 +167,26 @@ def jwt_access_lifetime(ctx: RuleContext) -> Iterator[RuleHit]:
         )
 
 
-@SECURITY.rule(
+SECURITY.setting_on(
     "SEC-JWT-VERIFY-EXP",
+    "security.jwt.verify_exp",
     title="Token expiry not verified",
     rationale="Without the exp check a token is valid forever, logout and rotation included.",
     citation="RFC 7519 §4.1.4; OWASP ASVS 5.0 V9.2.1",
     fix="set JWT_VERIFY_EXP=true",
     severity=RELAXED_IN_DEV,
 )
-def jwt_verify_exp(ctx: RuleContext) -> Iterator[RuleHit]:
-    """JWT_VERIFY_EXP is on."""
-    if not ctx.config.security.jwt.verify_exp:
-        yield RuleHit("security.jwt.verify_exp", "JWT_VERIFY_EXP is false")
 
 
-@SECURITY.rule(
+SECURITY.setting_on(
     "SEC-JWT-VERIFY-AUD",
+    "security.jwt.verify_aud",
     title="Token audience not verified",
     rationale="Without the aud check a token issued for another service of the same issuer is accepted here.",
     citation="RFC 7519 §4.1.3; RFC 8725 §3.9; OWASP ASVS 5.0 V9.2.3",
     fix="set JWT_VERIFY_AUD=true",
     severity=RELAXED_IN_DEV,
 )
-def jwt_verify_aud(ctx: RuleContext) -> Iterator[RuleHit]:
-    """JWT_VERIFY_AUD is on."""
-    if not ctx.config.security.jwt.verify_aud:
-        yield RuleHit("security.jwt.verify_aud", "JWT_VERIFY_AUD is false")
 
 
 @SECURITY.rule(
@@ -245,8 +239,9 @@ def session_absolute(ctx: RuleContext) -> Iterator[RuleHit]:
         yield RuleHit("security.session.absolute_timeout_hours", f"sessions last up to {hours} hours")
 
 
-@SECURITY.rule(
+SECURITY.setting_on(
     "SEC-COOKIE-SECURE",
+    "security.session.cookie_secure",
     title="Session cookie sent over plain HTTP",
     rationale="Without Secure the session cookie leaks on any http:// request, e.g. a "
     "network attacker's injected redirect.",
@@ -254,24 +249,17 @@ def session_absolute(ctx: RuleContext) -> Iterator[RuleHit]:
     fix="set SESSION_COOKIE_SECURE=true",
     severity=tiers(None, "error", "error", "error"),
 )
-def cookie_secure(ctx: RuleContext) -> Iterator[RuleHit]:
-    """SESSION_COOKIE_SECURE outside local."""
-    if not ctx.config.security.session.cookie_secure:
-        yield RuleHit("security.session.cookie_secure", "SESSION_COOKIE_SECURE is false")
 
 
-@SECURITY.rule(
+SECURITY.setting_on(
     "SEC-COOKIE-HTTPONLY",
+    "security.session.cookie_httponly",
     title="Session cookie readable by JavaScript",
     rationale="Without HttpOnly any XSS steals the session.",
     citation="OWASP ASVS 4.0.3 V3.4.2; ASVS 5.0 V3.3.4; MDN Set-Cookie (HttpOnly)",
     fix="set SESSION_COOKIE_HTTPONLY=true",
     severity=STRICT_OUTSIDE_LOCAL,
 )
-def cookie_httponly(ctx: RuleContext) -> Iterator[RuleHit]:
-    """SESSION_COOKIE_HTTPONLY is on."""
-    if not ctx.config.security.session.cookie_httponly:
-        yield RuleHit("security.session.cookie_httponly", "SESSION_COOKIE_HTTPONLY is false")
 
 
 @SECURITY.rule(
@@ -460,18 +448,15 @@ def password_max_length(ctx: RuleContext) -> Iterator[RuleHit]:
         yield RuleHit("security.password.max_length", f"PASSWORD_MAX_LENGTH is {maximum}")
 
 
-@SECURITY.rule(
+SECURITY.setting_on(
     "SEC-PASSWORD-BREACHED",
+    "security.password.check_breached",
     title="Breached-password check disabled",
     rationale="Passwords from breach corpora are the first ones attackers try.",
     citation="NIST SP 800-63B §5.1.1.2; OWASP ASVS 4.0.3 V2.1.7; ASVS 5.0 V6.2.12",
     fix="set PASSWORD_CHECK_BREACHED=true",
     severity=tiers(None, "warning", "error", "error"),
 )
-def password_breached(ctx: RuleContext) -> Iterator[RuleHit]:
-    """PASSWORD_CHECK_BREACHED outside local."""
-    if not ctx.config.security.password.check_breached:
-        yield RuleHit("security.password.check_breached", "PASSWORD_CHECK_BREACHED is false")
 
 
 @SECURITY.rule(
@@ -519,18 +504,15 @@ def rate_limit_memory(ctx: RuleContext) -> Iterator[RuleHit]:
         )
 
 
-@SECURITY.rule(
+SECURITY.setting_on(
     "SEC-RATE-LIMIT-DISABLED",
+    "security.rate_limit.enabled",
     title="Rate limiting disabled",
     rationale="Without rate limits one client can exhaust the API, the ML back ends and the tenants' quotas.",
     citation="OWASP ASVS 4.0.3 V11.1.4; ASVS 5.0 V2.4.1",
     fix="set RATE_LIMIT_ENABLED=true",
     severity=tiers(None, "warning", "error", "error"),
 )
-def rate_limit_disabled(ctx: RuleContext) -> Iterator[RuleHit]:
-    """RATE_LIMIT_ENABLED outside local."""
-    if not ctx.config.security.rate_limit.enabled:
-        yield RuleHit("security.rate_limit.enabled", "RATE_LIMIT_ENABLED is false")
 
 
 @SECURITY.rule(

@@ -103,8 +103,9 @@ def localhost_in_production(ctx: RuleContext) -> Iterator[RuleHit]:
             yield RuleHit(path, f"{shown(url)} is a loopback address", item=url if listed else None)
 
 
-@TRANSPORT.rule(
+TRANSPORT.setting_on(
     "SEC-HSTS-DISABLED",
+    "security.headers.hsts_enabled",
     title="HSTS disabled",
     rationale="Without Strict-Transport-Security the first request of a visit can be "
     "downgraded to HTTP and intercepted.",
@@ -112,10 +113,6 @@ def localhost_in_production(ctx: RuleContext) -> Iterator[RuleHit]:
     fix="set HSTS_ENABLED=true",
     severity=tiers(None, "warning", "error", "error"),
 )
-def hsts_disabled(ctx: RuleContext) -> Iterator[RuleHit]:
-    """HSTS_ENABLED outside local."""
-    if not ctx.config.security.headers.hsts_enabled:
-        yield RuleHit("security.headers.hsts_enabled", "HSTS_ENABLED is false")
 
 
 @TRANSPORT.rule(
@@ -157,8 +154,9 @@ def tls_min_version(ctx: RuleContext) -> Iterator[RuleHit]:
         yield RuleHit("security.tls.min_version", f"TLS_MIN_VERSION is {version}")
 
 
-@TRANSPORT.rule(
+TRANSPORT.setting_on(
     "SEC-TLS-VERIFY-DISABLED",
+    "security.tls.verify_certificates",
     title="Certificate verification disabled",
     rationale="TLS without certificate verification encrypts to whoever answers, including "
     "an attacker in the middle.",
@@ -166,10 +164,6 @@ def tls_min_version(ctx: RuleContext) -> Iterator[RuleHit]:
     fix="set TLS_VERIFY_CERTIFICATES=true (trust a private CA instead of disabling checks)",
     severity=RELAXED_IN_DEV,
 )
-def tls_verify(ctx: RuleContext) -> Iterator[RuleHit]:
-    """TLS_VERIFY_CERTIFICATES is on."""
-    if not ctx.config.security.tls.verify_certificates:
-        yield RuleHit("security.tls.verify_certificates", "TLS_VERIFY_CERTIFICATES is false")
 
 
 @TRANSPORT.rule(
@@ -213,8 +207,9 @@ def redis_tls(ctx: RuleContext) -> Iterator[RuleHit]:
         yield RuleHit("database.redis.tls_verify", "REDIS_TLS_VERIFY is false", soft=True)
 
 
-@TRANSPORT.rule(
+TRANSPORT.setting_on(
     "SEC-MONGO-TLS",
+    "database.mongodb.tls",
     title="MongoDB without TLS",
     rationale="Listening history and analytics are personal data; they must not cross the "
     "network in plaintext.",
@@ -222,10 +217,6 @@ def redis_tls(ctx: RuleContext) -> Iterator[RuleHit]:
     fix="set MONGO_TLS=true",
     severity=TLS_POLICY,
 )
-def mongo_tls(ctx: RuleContext) -> Iterator[RuleHit]:
-    """MONGO_TLS."""
-    if not ctx.config.database.mongodb.tls:
-        yield RuleHit("database.mongodb.tls", "MONGO_TLS is false")
 
 
 @TRANSPORT.rule(
