@@ -10,8 +10,12 @@ from pathlib import Path
 from textwrap import dedent
 
 from tierconf.pipeline import ConfigRequest, ResolvedConfig, resolve_config
+from tierconf.schema._registry import registry
 from tierconf.tiers import EnvironmentTier
 from tierconf.tree import bundled_config_dir, load_tree
+
+#: Every secret setting's KEY, in declaration order (DB_PASSWORD ... GRAFANA_ADMIN_PASSWORD).
+SECRET_KEYS: tuple[str, ...] = tuple(spec.key for spec in registry().settings if spec.secret)
 
 
 def copy_bundled_tree(destination: Path) -> Path:

@@ -20,21 +20,10 @@ from typing import Any
 
 import pytest
 
-from support import run_cli
+from support import SECRET_KEYS, run_cli
 
 pytestmark = pytest.mark.e2e
 
-SECRET_KEYS = (
-    "DB_PASSWORD",
-    "REDIS_PASSWORD",
-    "MONGO_PASSWORD",
-    "ELASTICSEARCH_PASSWORD",
-    "JWT_SECRET_KEY",
-    "GOOGLE_CLIENT_SECRET",
-    "SPOTIFY_CLIENT_SECRET",
-    "GITHUB_CLIENT_SECRET",
-    "GRAFANA_ADMIN_PASSWORD",
-)
 
 
 def known_secret(key: str, generation: int = 1) -> str:

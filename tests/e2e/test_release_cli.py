@@ -22,17 +22,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support import run_cli
+from support import SECRET_KEYS, run_cli
 from tierconf.release import manifests_checksum
 from tierconf.store import SqliteRevisionStore
 
 pytestmark = pytest.mark.e2e
 
-SECRET_KEYS = (
-    "DB_PASSWORD", "REDIS_PASSWORD", "MONGO_PASSWORD", "ELASTICSEARCH_PASSWORD",
-    "JWT_SECRET_KEY", "GOOGLE_CLIENT_SECRET", "SPOTIFY_CLIENT_SECRET",
-    "GITHUB_CLIENT_SECRET", "GRAFANA_ADMIN_PASSWORD",
-)
 KILL_ITERATIONS = int(os.environ.get("TIERCONF_KILL_ITERATIONS", "200"))
 """Releases to interrupt with SIGKILL (the issue asks for at least 200)."""
 KILL_DEADLINE = 90.0

@@ -11,20 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from support import SECRET_KEYS
 from tierconf.findings import Severity
 
 STRONG = "Kq7xV2mN9pR4tW8yB3cF6hJ1sD5gL0zX-strong-test-secret-0123456789abcdef"
-SECRET_KEYS = (
-    "DB_PASSWORD",
-    "REDIS_PASSWORD",
-    "MONGO_PASSWORD",
-    "ELASTICSEARCH_PASSWORD",
-    "JWT_SECRET_KEY",
-    "GOOGLE_CLIENT_SECRET",
-    "SPOTIFY_CLIENT_SECRET",
-    "GITHUB_CLIENT_SECRET",
-    "GRAFANA_ADMIN_PASSWORD",
-)
 ALL_TIERS = ("local", "development", "staging", "production")
 
 PEM = (

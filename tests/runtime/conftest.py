@@ -25,17 +25,6 @@ WAIT = 15.0
 Files = dict[str, bytes]
 
 
-SECRET_KEYS = (
-    "DB_PASSWORD",
-    "REDIS_PASSWORD",
-    "MONGO_PASSWORD",
-    "ELASTICSEARCH_PASSWORD",
-    "JWT_SECRET_KEY",
-    "GOOGLE_CLIENT_SECRET",
-    "SPOTIFY_CLIENT_SECRET",
-    "GITHUB_CLIENT_SECRET",
-    "GRAFANA_ADMIN_PASSWORD",
-)
 
 
 def render_files(

@@ -9,6 +9,7 @@ from operator import attrgetter
 import pytest
 
 import tierconf.runtime
+from support import SECRET_KEYS
 from tierconf.errors import InvalidConfigurationError
 from tierconf.findings import Finding
 from tierconf.pipeline import ResolvedConfig
@@ -17,7 +18,7 @@ from tierconf.runtime._build import ParseMemo, SharedBuilds
 from tierconf.schema import MASK, SecretRef, registry
 from tierconf.tiers import EnvironmentTier
 
-from .conftest import SECRET_KEYS, Files, with_values
+from .conftest import Files, with_values
 
 DEV = BuildTarget(EnvironmentTier.DEVELOPMENT)
 

@@ -8,6 +8,7 @@ import secrets as secrets_module
 import pytest
 from prometheus_client import CollectorRegistry
 
+from support import SECRET_KEYS
 from tierconf.errors import InvalidConfigurationError, SchemaError, TierconfError
 from tierconf.findings import Finding
 from tierconf.pipeline import ResolvedConfig
@@ -20,7 +21,7 @@ from tierconf.runtime import (
 )
 from tierconf.schema import MASK, SecretRef, TierConfig
 
-from .conftest import SECRET_KEYS, Files, render_files, sample, wait_for, with_values
+from .conftest import Files, render_files, sample, wait_for, with_values
 
 
 def start(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support import copy_bundled_tree, resolve, write
+from support import SECRET_KEYS, copy_bundled_tree, resolve, write
 from tierconf.errors import SecretError
 from tierconf.secrets import SecretOptions, resolve_secrets
 
@@ -116,17 +116,7 @@ class TestProduction:
     def test_all_provided(self, tmp_path: Path) -> None:
         """With every secret in --secrets-dir, production resolves."""
         folder = tmp_path / "secrets"
-        for key in (
-            "DB_PASSWORD",
-            "REDIS_PASSWORD",
-            "MONGO_PASSWORD",
-            "ELASTICSEARCH_PASSWORD",
-            "JWT_SECRET_KEY",
-            "GOOGLE_CLIENT_SECRET",
-            "SPOTIFY_CLIENT_SECRET",
-            "GITHUB_CLIENT_SECRET",
-            "GRAFANA_ADMIN_PASSWORD",
-        ):
+        for key in SECRET_KEYS:
             write(folder / key, base64.b64encode(key.encode()).decode() * 4)
         values = resolve_secrets(resolve(tier="production"), options(tmp_path, secrets_dir=folder))
         assert len(values.by_key) == 9

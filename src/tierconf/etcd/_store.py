@@ -26,13 +26,12 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar, cast
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from tierconf.errors import ConcurrentUpdateError, StoreError, UsageError
 from tierconf.store._model import (
     GENESIS_HASH,
-    AuditAction,
     AuditEntry,
     AuditReport,
     AuditRequest,
@@ -47,6 +46,7 @@ from tierconf.store._model import (
     lost_race,
     missing_revision,
     prune_reason,
+    seal_audit_entry,
     utc_timestamp,
     verify_chain,
 )
@@ -309,7 +309,7 @@ class EtcdRevisionStore:
     def _audit_puts(self, entry: AuditEntry, txn_id: str) -> list[dict[str, Any]]:
         with self._cache_lock:
             self._audit_cache = None  # another audit write (record_audit, prune) moves it
-        fields = _entry_fields(entry)
+        fields = entry.chained_fields()
         return [
             put(self._keys.audit_entry(entry.seq), _dump({**fields, "hash": entry.hash, "txn": txn_id})),
             put(self._keys.audit_head, _dump({"seq": entry.seq, "hash": entry.hash})),
@@ -437,37 +437,9 @@ def _revision(kv: KeyValue) -> Revision:
     return Revision(int(record["revision"]), str(record["created_at"]), content)
 
 
-def _entry_fields(entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "seq": entry.seq,
-        "at": entry.at,
-        "actor": entry.actor,
-        "action": entry.action,
-        "tier": entry.tier,
-        "tenant": entry.tenant,
-        "revision": entry.revision,
-        "checksum": entry.checksum,
-        "reason": entry.reason,
-        "prev_hash": entry.prev_hash,
-    }
-
-
 def _audit_entry(kv: KeyValue) -> AuditEntry:
-    data = _load(kv)
     try:
-        return AuditEntry(
-            seq=int(data["seq"]),
-            at=data["at"],
-            actor=data["actor"],
-            action=cast(AuditAction, data["action"]),
-            tier=data["tier"],
-            tenant=data["tenant"],
-            revision=data["revision"],
-            checksum=data["checksum"],
-            reason=data["reason"],
-            prev_hash=data["prev_hash"],
-            hash=data["hash"],
-        )
+        return AuditEntry.from_fields(_load(kv))
     except (KeyError, TypeError, ValueError) as exc:
         raise StoreError(f"etcd audit entry {kv.key.decode('utf-8', 'replace')} is damaged: {exc!r}") from exc
 
@@ -481,22 +453,18 @@ def _seal(
     revision: int | None,
     checksum: str | None,
 ) -> AuditEntry:
-    """The entry that follows the audit head (as ``next_audit_entry`` does from an entry)."""
+    """The entry that follows the audit head record (``{"seq", "hash"}`` of the last entry)."""
     head = _load(audit_head)
-    unsealed = AuditEntry(
+    return seal_audit_entry(
         seq=int(head.get("seq", 0)) + 1,
+        prev_hash=str(head.get("hash", GENESIS_HASH)),
+        request=request,
         at=at,
-        actor=request.actor,
-        action=request.action,
         tier=tier,
         tenant=tenant,
         revision=revision,
         checksum=checksum,
-        reason=request.reason,
-        prev_hash=str(head.get("hash", GENESIS_HASH)),
-        hash="",
     )
-    return replace(unsealed, hash=unsealed.compute_hash())
 
 
 def _numbers(kvs: Sequence[KeyValue]) -> list[int]:

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal, TypedDict, get_args
+from typing import Any, Literal, TypedDict, cast, get_args
 
 from tierconf.errors import ConcurrentUpdateError, StoreError
 
@@ -229,9 +229,10 @@ class AuditEntry:
     prev_hash: str
     hash: str
 
-    def compute_hash(self) -> str:
-        """The hash this entry should carry, recomputed from its other fields."""
-        fields = {
+    def chained_fields(self) -> dict[str, Any]:
+        """Every field but ``hash``, by name: what the hash covers (and what a store that
+        keeps records as documents writes beside it)."""
+        return {
             "seq": self.seq,
             "at": self.at,
             "actor": self.actor,
@@ -243,7 +244,33 @@ class AuditEntry:
             "reason": self.reason,
             "prev_hash": self.prev_hash,
         }
-        return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_fields(cls, data: Mapping[str, Any]) -> AuditEntry:
+        """The entry a stored document holds (:meth:`chained_fields` plus ``hash``).
+
+        An unknown action is kept as read: ``verify_audit`` then reports the entry as altered.
+
+        Raises:
+            KeyError, TypeError, ValueError: a field is missing or malformed.
+        """
+        return cls(
+            seq=int(data["seq"]),
+            at=data["at"],
+            actor=data["actor"],
+            action=cast(AuditAction, data["action"]),
+            tier=data["tier"],
+            tenant=data["tenant"],
+            revision=data["revision"],
+            checksum=data["checksum"],
+            reason=data["reason"],
+            prev_hash=data["prev_hash"],
+            hash=data["hash"],
+        )
+
+    def compute_hash(self) -> str:
+        """The hash this entry should carry, recomputed from its other fields."""
+        return hashlib.sha256(canonical_json(self.chained_fields()).encode("utf-8")).hexdigest()
 
 
 def next_audit_entry(
@@ -257,8 +284,33 @@ def next_audit_entry(
     checksum: str | None,
 ) -> AuditEntry:
     """Seal the entry that follows ``previous`` (``None`` for the first entry)."""
-    unsealed = AuditEntry(
+    return seal_audit_entry(
         seq=1 if previous is None else previous.seq + 1,
+        prev_hash=GENESIS_HASH if previous is None else previous.hash,
+        request=request,
+        at=at,
+        tier=tier,
+        tenant=tenant,
+        revision=revision,
+        checksum=checksum,
+    )
+
+
+def seal_audit_entry(
+    *,
+    seq: int,
+    prev_hash: str,
+    request: AuditRequest,
+    at: str,
+    tier: str,
+    tenant: str | None,
+    revision: int | None,
+    checksum: str | None,
+) -> AuditEntry:
+    """The entry number ``seq`` chained to ``prev_hash``, with its hash (for stores that
+    keep the chain's head as a record rather than the previous entry)."""
+    unsealed = AuditEntry(
+        seq=seq,
         at=at,
         actor=request.actor,
         action=request.action,
@@ -267,7 +319,7 @@ def next_audit_entry(
         revision=revision,
         checksum=checksum,
         reason=request.reason,
-        prev_hash=GENESIS_HASH if previous is None else previous.hash,
+        prev_hash=prev_hash,
         hash="",
     )
     return replace(unsealed, hash=unsealed.compute_hash())
