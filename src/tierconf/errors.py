@@ -11,6 +11,7 @@ stderr and the exit code it carries, never a traceback::
     ├── SecretError                a secret reference cannot be resolved
     ├── UsageError                 bad command-line input                     exit 2
     ├── StoreError                 the revision store refused or is damaged
+    │   ├── StoreUrlError          --store names no store we can open: malformed   exit 2
     │   ├── ConcurrentUpdateError  the head moved under us (compare-and-swap lost)
     │   └── StoreVersionError      the store was written by a newer tierconf
     ├── DeployError                a target refused or is unreachable
@@ -94,6 +95,12 @@ class UsageError(TierconfError):
 
 class StoreError(TierconfError):
     """The revision store refused an operation or is damaged."""
+
+
+class StoreUrlError(StoreError):
+    """A store URL is malformed or has an unknown scheme: a command-line usage error."""
+
+    exit_code = 2
 
 
 class ConcurrentUpdateError(StoreError):

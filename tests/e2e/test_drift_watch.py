@@ -154,3 +154,31 @@ class TestDriftMetrics:
         result = run_cli("drift", "-e", "dev", "--target", "dir:x", "--metrics-port", "9999", cwd=tmp_path)
         assert result.returncode == 2
         assert "--every" in result.stderr and "Traceback" not in result.stderr
+
+
+class TestBadInput:
+    def test_metrics_file_in_a_missing_directory_is_a_usage_error(self, tmp_path: Path) -> None:
+        result = run_cli(
+            "drift",
+            "-e",
+            "dev",
+            "--target",
+            f"dir:{tmp_path}/g",
+            "--render",
+            "--metrics-file",
+            str(tmp_path / "nowhere" / "drift.prom"),
+            cwd=tmp_path,
+        )
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "nowhere does not exist" in result.stderr
+
+    def test_unwritable_metrics_file_is_one_line(self, tmp_path: Path) -> None:
+        """A file that cannot be written (/proc takes no new files, even for root) is one
+        error line, exit 1."""
+        gitops = tmp_path / "gitops"
+        assert run_cli("deploy", "-e", "dev", "--target", f"dir:{gitops}", cwd=tmp_path).returncode == 0
+        check = ("drift", "-e", "dev", "--target", f"dir:{gitops}", "--metrics-file", "/proc/drift.prom")
+        result = run_cli(*check, cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and errors[0].startswith("error: cannot write /proc/drift.prom:")

@@ -59,3 +59,23 @@ def test_release_deploy_drift_and_follow_on_etcd(etcd_server, tmp_path: Path) ->
     for result in runs:
         for value in generated_secrets(tmp_path):
             assert value not in result.stdout and value not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "etcd://",
+        "etcd://127.0.0.1:notaport",
+        "etcd://127.0.0.1:2379?timeout=abc",
+        "etcd://h:1?bogus=1",
+        "foo://x",
+        "sqlite:///",
+    ],
+)
+def test_a_malformed_store_url_is_a_usage_error(url: str, tmp_path: Path) -> None:
+    """Exit 2 (CONTRACT: command-line usage error), one line naming the URL, nothing written."""
+    result = run_cli("release", "-e", "dev", "--store", url, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "store URL" in errors[0] and "Traceback" not in result.stderr
+    assert not (tmp_path / ".tierconf" / "store.db").exists()

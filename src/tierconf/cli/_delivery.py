@@ -6,6 +6,7 @@ live target differs from the last deployed revision (or a fresh render with --re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -241,6 +242,8 @@ def drift_command(
 
         if metrics_port is not None and every is None:
             raise UsageError("--metrics-port serves a check that keeps running: add --every SECONDS")
+        if metrics_file is not None and not metrics_file.parent.is_dir():
+            raise UsageError(f"--metrics-file {metrics_file}: directory {metrics_file.parent} does not exist")
         tree = open_tree(config_dir)
         request = build_request(environment, tenant, values_files, sets)
         options = DriftOptions(
@@ -263,11 +266,12 @@ def drift_command(
                 except TierconfError:
                     if metrics is not None and metrics_file is not None:
                         metrics.failed(labels)  # the file says the check could not run
-                        metrics.write_textfile(metrics_file)
+                        with contextlib.suppress(TierconfError):  # the check's error is the one to show
+                            _write_metrics_once(metrics, metrics_file)
                     raise
                 if metrics is not None and metrics_file is not None:
                     metrics.observed(labels, report, time.time())
-                    metrics.write_textfile(metrics_file)
+                    _write_metrics_once(metrics, metrics_file)
                 click.echo(_drift_output(report, fmt), nl=False)
                 return DRIFT_EXIT_CODE if report.drift else 0
             if metrics is not None and metrics_port is not None:
@@ -339,6 +343,16 @@ def _drift_loop(
             shown_write = _write_metrics(metrics, metrics_file, every, shown_write)
         if stop.wait(every):
             return 0
+
+
+def _write_metrics_once(metrics: DriftMetrics, path: Path) -> None:
+    """Write the textfile of a one-shot check; a failure is one line, exit 1."""
+    from tierconf.errors import TierconfError
+
+    try:
+        metrics.write_textfile(path)
+    except OSError as exc:
+        raise TierconfError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _write_metrics(metrics: DriftMetrics, path: Path, every: float, shown: str | None) -> str | None:

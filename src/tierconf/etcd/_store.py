@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tierconf.errors import ConcurrentUpdateError, StoreError, UsageError
+from tierconf.errors import ConcurrentUpdateError, StoreError, StoreUrlError, UsageError
 from tierconf.store._model import (
     GENESIS_HASH,
     AuditEntry,
@@ -478,10 +478,10 @@ def open_etcd_store(url: str, *, app: str | None = None) -> EtcdRevisionStore:
     Nothing is sent until the first call.
 
     Raises:
-        StoreError: the URL is malformed.
+        StoreUrlError: the URL is malformed (exit 2).
     """
     try:
         config = EtcdConfig.from_url(url)
     except UsageError as exc:
-        raise StoreError(f"store URL: {exc}") from exc
+        raise StoreUrlError(f"store URL: {exc}") from exc
     return EtcdRevisionStore(EtcdClient(config), app=app or config.app or default_app())

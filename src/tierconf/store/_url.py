@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tierconf.errors import StoreError
+from tierconf.errors import StoreUrlError
 
 from ._memory import InMemoryRevisionStore
 from ._protocol import RevisionStore
@@ -26,17 +26,17 @@ def open_store(url: str, *, base_dir: Path | None = None) -> RevisionStore:
     ``etcd`` extra (options in :class:`tierconf.etcd.EtcdConfig`).
 
     Raises:
-        StoreError: the URL is malformed, its scheme is unknown, or the store cannot be
-            opened (see :class:`SqliteRevisionStore`).
+        StoreUrlError: the URL is malformed or its scheme is unknown (exit 2).
+        StoreError: the store cannot be opened (see :class:`SqliteRevisionStore`).
         DependencyMissingError: etcd:// without the ``etcd`` extra.
         StoreVersionError: the store was written by a newer tierconf.
     """
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise StoreError(f"store URL {url!r} has no scheme; expected {_ACCEPTED}")
+        raise StoreUrlError(f"store URL {url!r} has no scheme; expected {_ACCEPTED}")
     if scheme == "memory":
         if rest:
-            raise StoreError(f"store URL {url!r}: memory:// takes nothing after the scheme")
+            raise StoreUrlError(f"store URL {url!r}: memory:// takes nothing after the scheme")
         return InMemoryRevisionStore()
     if scheme == "sqlite":
         return SqliteRevisionStore(_sqlite_path(url, rest, base_dir))
@@ -44,18 +44,18 @@ def open_store(url: str, *, base_dir: Path | None = None) -> RevisionStore:
         from tierconf.etcd._store import open_etcd_store  # extra `etcd`, imported when used
 
         return open_etcd_store(url)
-    raise StoreError(f"store URL {url!r} has an unknown scheme {scheme!r}; expected {_ACCEPTED}")
+    raise StoreUrlError(f"store URL {url!r} has an unknown scheme {scheme!r}; expected {_ACCEPTED}")
 
 
 def _sqlite_path(url: str, rest: str, base_dir: Path | None) -> Path:
     host, slash, path = rest.partition("/")
     if host or not slash:
-        raise StoreError(
+        raise StoreUrlError(
             f"store URL {url!r}: a SQLite URL has no host; write sqlite:///relative/path.db "
             "or sqlite:////absolute/path.db"
         )
     if not path or path.endswith("/") or "?" in path:
-        raise StoreError(f"store URL {url!r} does not name a database file")
+        raise StoreUrlError(f"store URL {url!r} does not name a database file")
     if path.startswith("/"):
         return Path(path)
     return (base_dir if base_dir is not None else Path.cwd()) / path
